@@ -1,0 +1,7 @@
+//! One module per subcommand, each an `Args` struct with `run`.
+
+pub mod bench;
+pub mod eval;
+pub mod models;
+pub mod reproduce;
+pub mod train;

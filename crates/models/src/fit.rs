@@ -1,0 +1,92 @@
+//! Training one [`ModelRun`] end to end: the split at the chosen scale, the recipe, the
+//! autoencoder's pre-training where needed, and the metadata of its checkpoint.
+
+use blindspot_data::{Dataset, Mnist, Split, dataset_sha256, files::sha256_hex};
+use burn::prelude::*;
+
+use crate::any::AnyModel;
+use crate::checkpoint::ModelMeta;
+use crate::error::Result;
+use crate::spec::{ModelRun, Scale};
+use crate::train::{TrainObserver, TrainReport, pretrain_autoencoder, train_classifier};
+
+/// The training and evaluation sets of a run at a scale.
+pub fn run_data(run: &ModelRun, mnist: &Mnist, scale: Scale) -> Result<(Dataset, Dataset)> {
+    let mut train = mnist.split(run.split);
+    if let Some(n) = scale.train_subset() {
+        train = train.head(n.min(train.len()), run.split)?;
+    }
+    let mut test = mnist.split(Split::Test);
+    if let Some(n) = scale.test_subset() {
+        test = test.head(n.min(test.len()), Split::Test)?;
+    }
+    Ok((train, test))
+}
+
+impl ModelRun {
+    /// A digest of everything that determines the trained model: architecture, recipe, split,
+    /// sizes and data. Pipelines skip a run whose checkpoint carries the same fingerprint.
+    pub fn fingerprint(
+        &self,
+        scale: Scale,
+        seed: u64,
+        train_examples: usize,
+        test_examples: usize,
+    ) -> String {
+        let key = serde_json::json!({
+            "architecture": self.spec.architecture,
+            "train_config": self.train_config(scale, seed),
+            "split": self.split.name(),
+            "train_examples": train_examples,
+            "test_examples": test_examples,
+            "data": dataset_sha256(),
+        });
+        sha256_hex(key.to_string().as_bytes())
+    }
+}
+
+/// Trains `run` on `mnist` at `scale` with `seed` on `device` (autodiff is enabled here).
+///
+/// Returns the model (on the autodiff device), the metadata of its checkpoint and the report.
+pub fn fit_run(
+    run: &ModelRun,
+    mnist: &Mnist,
+    scale: Scale,
+    seed: u64,
+    device: &Device,
+    backend: &str,
+    observer: &mut dyn TrainObserver,
+) -> Result<(AnyModel, ModelMeta, TrainReport)> {
+    let (train, test) = run_data(run, mnist, scale)?;
+    let config = run.train_config(scale, seed);
+    let device = device.clone().autodiff();
+    device.seed(seed);
+    let mut pretrain = Vec::new();
+    let model = match run.spec.architecture.init(&device)? {
+        AnyModel::Autoencoder(ae) => {
+            let (ae, reports) = pretrain_autoencoder(ae, &train, &config, observer)?;
+            pretrain = reports;
+            AnyModel::Autoencoder(ae)
+        }
+        other => other,
+    };
+    let (model, mut report) = train_classifier(model, &train, &test, &config, observer)?;
+    pretrain.append(&mut report.epochs);
+    report.epochs = pretrain;
+    let meta = ModelMeta {
+        name: run.id(),
+        model: run.spec.name.to_owned(),
+        split: run.split.name().to_owned(),
+        config: serde_json::to_value(&run.spec.architecture).unwrap_or_default(),
+        train_config: serde_json::to_value(&config).unwrap_or_default(),
+        seed,
+        data_sha256: dataset_sha256(),
+        train_examples: train.len(),
+        train_error: report.train_error,
+        test_error: report.test_error,
+        train_seconds: report.seconds,
+        backend: backend.to_owned(),
+        fingerprint: run.fingerprint(scale, seed, train.len(), test.len()),
+    };
+    Ok((model, meta, report))
+}

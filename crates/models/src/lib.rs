@@ -1,0 +1,46 @@
+//! The MNIST models of *Intriguing properties of neural networks* (Szegedy et al., ICLR 2014),
+//! section 2 and Tables 1 and 3, on Burn 0.22.
+//!
+//! - [`classifier`]: the [`Classifier`] trait every model implements (logits and hidden
+//!   activations, always in evaluation mode), [`Trainable`] for training, and [`Bounds`].
+//! - [`mlp`], [`autoencoder`], [`conv`]: the softmax models, the sigmoid MLPs, AE400-10 and the
+//!   conv net; [`alexnet`]: the layer shapes of Table 5 (not trained here).
+//! - [`decay`]: the paper's weight decay `λ Σw²/k`.
+//! - [`spec`]: the catalogue of the paper's models with the paper's numbers and our recipes.
+//! - [`train`]: minibatch training with the paper's loss.
+//! - [`checkpoint`]: safetensors + JSON checkpoints in PyTorch layout.
+//!
+//! Models have no backend type parameter: tensors carry their backend in their `Device`.
+//!
+//! ```no_run
+//! use blindspot_models::{Classifier, Silent, model_spec, train_classifier, TrainConfig};
+//! # fn demo(train: &blindspot_data::Dataset, test: &blindspot_data::Dataset) -> blindspot_models::Result<()> {
+//! let device = burn::tensor::Device::default().autodiff();
+//! let model = model_spec("n100-100-10")?.architecture.init(&device)?;
+//! let (model, report) = train_classifier(model, train, test, &TrainConfig::new(), &mut Silent)?;
+//! println!("test error {:.2}%", 100.0 * report.test_error);
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod alexnet;
+pub mod any;
+pub mod autoencoder;
+pub mod checkpoint;
+pub mod classifier;
+pub mod conv;
+pub mod decay;
+pub mod error;
+pub mod fit;
+pub mod mlp;
+pub mod spec;
+pub mod train;
+
+pub use any::{AnyModel, Architecture};
+pub use classifier::{Bounds, Classifier, Mode, Trainable};
+pub use error::{ModelError, Result};
+pub use fit::{fit_run, run_data};
+pub use spec::{ModelRun, ModelSpec, PaperErrors, Scale, model_spec, paper_models};
+pub use train::{
+    EpochReport, Silent, TrainConfig, TrainObserver, TrainReport, error_rate, train_classifier,
+};

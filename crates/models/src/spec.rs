@@ -1,0 +1,276 @@
+//! The catalogue of the paper's MNIST models (Tables 1 and 3) with their hyper-parameters, the
+//! paper's reported errors, and our training recipes at each scale.
+
+use std::fmt;
+use std::str::FromStr;
+
+use blindspot_data::{IMAGE_PIXELS, NUM_CLASSES, Split};
+use serde::{Deserialize, Serialize};
+
+use crate::any::Architecture;
+use crate::autoencoder::AutoencoderConfig;
+use crate::conv::ConvNetConfig;
+use crate::error::{ModelError, Result};
+use crate::mlp::{Activation, MlpConfig};
+use crate::train::TrainConfig;
+
+/// How much compute a run spends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scale {
+    /// Minutes on 2 cores: small subsets, few epochs. Checks the pipeline, not the science.
+    Smoke,
+    /// The honest CPU run on full MNIST.
+    Default,
+    /// The paper's scale: longer training.
+    Paper,
+}
+
+impl Scale {
+    /// Every scale.
+    pub const ALL: [Scale; 3] = [Scale::Smoke, Scale::Default, Scale::Paper];
+
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scale::Smoke => "smoke",
+            Scale::Default => "default",
+            Scale::Paper => "paper",
+        }
+    }
+
+    /// Training examples used at this scale (`None`: the whole split).
+    pub fn train_subset(self) -> Option<usize> {
+        match self {
+            Scale::Smoke => Some(2_000),
+            _ => None,
+        }
+    }
+
+    /// Test examples used at this scale (`None`: all 10,000).
+    pub fn test_subset(self) -> Option<usize> {
+        match self {
+            Scale::Smoke => Some(1_000),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Scale {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Scale {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self> {
+        Scale::ALL
+            .into_iter()
+            .find(|x| x.name() == s)
+            .ok_or_else(|| {
+                ModelError::InvalidConfig(format!("unknown scale `{s}` (smoke, default, paper)"))
+            })
+    }
+}
+
+/// Errors the paper reports for a model (fractions), where it reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PaperErrors {
+    /// Error on the model's own training set.
+    pub train: f64,
+    /// Error on the test set.
+    pub test: f64,
+}
+
+/// One of the paper's MNIST models.
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    /// Identifier used on the command line and in file names (`n100-100-10`).
+    pub name: &'static str,
+    /// One line for listings and reports.
+    pub description: &'static str,
+    /// The architecture and its weight decay.
+    pub architecture: Architecture,
+    /// What the paper reports on the full training set (Table 1), if anything.
+    pub paper: Option<PaperErrors>,
+    /// The test error a model trained on the full training set must not exceed.
+    pub target_test_error: f64,
+}
+
+const SIGMOID_DECAY: [f64; 3] = [1e-5, 1e-5, 1e-6];
+
+fn softmax(lambda: f64) -> Architecture {
+    Architecture::Mlp(MlpConfig::new(
+        IMAGE_PIXELS,
+        vec![],
+        NUM_CLASSES,
+        Activation::Sigmoid,
+        vec![lambda],
+    ))
+}
+
+fn mlp(hidden: [usize; 2], activation: Activation) -> Architecture {
+    Architecture::Mlp(MlpConfig::new(
+        IMAGE_PIXELS,
+        hidden.to_vec(),
+        NUM_CLASSES,
+        activation,
+        SIGMOID_DECAY.to_vec(),
+    ))
+}
+
+/// The trainable MNIST models of the paper, in the order of Table 1, then `n123-456-10` (Table 3),
+/// `fc` and `conv`. AlexNet (Table 5) is not trained here: see [`crate::alexnet`].
+pub fn paper_models() -> Vec<ModelSpec> {
+    let paper = |train, test| Some(PaperErrors { train, test });
+    vec![
+        ModelSpec {
+            name: "softmax1",
+            description: "Softmax with λ = 1e-4",
+            architecture: softmax(1e-4),
+            paper: paper(0.067, 0.074),
+            target_test_error: 0.080,
+        },
+        ModelSpec {
+            name: "softmax2",
+            description: "Softmax with λ = 1e-2",
+            architecture: softmax(1e-2),
+            paper: paper(0.10, 0.094),
+            target_test_error: 0.100,
+        },
+        ModelSpec {
+            name: "softmax3",
+            description: "Softmax with λ = 1",
+            architecture: softmax(1.0),
+            paper: paper(0.212, 0.20),
+            target_test_error: 0.21,
+        },
+        ModelSpec {
+            name: "n100-100-10",
+            description: "Sigmoid network λ = 1e-5, 1e-5, 1e-6",
+            architecture: mlp([100, 100], Activation::Sigmoid),
+            paper: paper(0.0, 0.0164),
+            target_test_error: 0.019,
+        },
+        ModelSpec {
+            name: "n200-200-10",
+            description: "Sigmoid network λ = 1e-5, 1e-5, 1e-6",
+            architecture: mlp([200, 200], Activation::Sigmoid),
+            paper: paper(0.0, 0.0154),
+            target_test_error: 0.018,
+        },
+        ModelSpec {
+            name: "ae400-10",
+            description: "Autoencoder with softmax λ = 1e-6",
+            architecture: Architecture::Autoencoder(AutoencoderConfig::new()),
+            paper: paper(0.0057, 0.019),
+            target_test_error: 0.023,
+        },
+        ModelSpec {
+            name: "n123-456-10",
+            description: "Sigmoid network 123-456-10 (M1′ of Table 3 when trained on P1)",
+            architecture: mlp([123, 456], Activation::Sigmoid),
+            paper: None,
+            target_test_error: 0.026,
+        },
+        ModelSpec {
+            name: "fc",
+            description: "FC: ReLU network 400-400-10, λ = 1e-5, 1e-5, 1e-6",
+            architecture: mlp([400, 400], Activation::Relu),
+            paper: None,
+            target_test_error: 0.020,
+        },
+        ModelSpec {
+            name: "conv",
+            description: "Conv: conv 32×5×5, max pool, FC 256, dropout, softmax",
+            architecture: Architecture::Conv(ConvNetConfig::new()),
+            paper: None,
+            target_test_error: 0.012,
+        },
+    ]
+}
+
+/// Looks a model up by name.
+pub fn model_spec(name: &str) -> Result<ModelSpec> {
+    paper_models()
+        .into_iter()
+        .find(|m| m.name == name)
+        .ok_or_else(|| ModelError::UnknownModel {
+            name: name.to_owned(),
+            known: paper_models()
+                .iter()
+                .map(|m| m.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// A model trained on a split: the unit that `train` produces and later stages consume.
+#[derive(Debug, Clone)]
+pub struct ModelRun {
+    /// The model.
+    pub spec: ModelSpec,
+    /// The training split.
+    pub split: Split,
+}
+
+impl ModelRun {
+    /// Directory name of the run: the model name, suffixed with the split unless it is `train`
+    /// (`n100-100-10`, `n100-100-10-p1`).
+    pub fn id(&self) -> String {
+        match self.split {
+            Split::Train => self.spec.name.to_owned(),
+            split => format!("{}-{split}", self.spec.name),
+        }
+    }
+
+    /// The models of Table 1 and Table 3 and the conv net, as `reproduce` trains them.
+    pub fn reproduction_set() -> Vec<ModelRun> {
+        let run = |name: &str, split| ModelRun {
+            spec: model_spec(name).expect("catalogue names are valid"),
+            split,
+        };
+        let mut runs: Vec<ModelRun> = paper_models()
+            .into_iter()
+            .filter(|m| m.name != "n123-456-10")
+            .map(|spec| ModelRun {
+                spec,
+                split: Split::Train,
+            })
+            .collect();
+        runs.push(run("n100-100-10", Split::P1));
+        runs.push(run("n123-456-10", Split::P1));
+        runs.push(run("n100-100-10", Split::P2));
+        runs
+    }
+
+    /// The training recipe of this run at `scale`, seeded with `seed`.
+    pub fn train_config(&self, scale: Scale, seed: u64) -> TrainConfig {
+        let (epochs, learning_rate, pretrain_epochs) = match (&self.spec.architecture, scale) {
+            (_, Scale::Smoke) => (2, 1e-3, 1),
+            (Architecture::Mlp(c), Scale::Default) if c.hidden.is_empty() => (15, 1e-3, 0),
+            (Architecture::Mlp(c), Scale::Paper) if c.hidden.is_empty() => (40, 1e-3, 0),
+            (Architecture::Mlp(_), Scale::Default) => (30, 1e-3, 0),
+            (Architecture::Mlp(_), Scale::Paper) => (80, 1e-3, 0),
+            (Architecture::Conv(_), Scale::Default) => (12, 1e-3, 0),
+            (Architecture::Conv(_), Scale::Paper) => (30, 1e-3, 0),
+            (Architecture::Autoencoder(_), Scale::Default) => (30, 1e-3, 15),
+            (Architecture::Autoencoder(_), Scale::Paper) => (60, 1e-3, 40),
+        };
+        TrainConfig::new()
+            .with_epochs(epochs)
+            .with_learning_rate(learning_rate)
+            .with_pretrain_epochs(pretrain_epochs)
+            .with_seed(seed)
+    }
+
+    /// The test error a model of this run must not exceed: Table 1's target on the full training
+    /// set, 2.6% for the halves (Table 3).
+    pub fn target_test_error(&self) -> f64 {
+        match self.split {
+            Split::P1 | Split::P2 => 0.026,
+            _ => self.spec.target_test_error,
+        }
+    }
+}

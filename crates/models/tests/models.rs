@@ -1,0 +1,292 @@
+//! Integration tests of the models crate: shapes, training, checkpoints, on every CPU backend.
+
+mod common;
+
+use std::collections::HashMap;
+
+use blindspot_data::IMAGE_PIXELS;
+use blindspot_models::alexnet::AlexNetConfig;
+use blindspot_models::checkpoint::{self, ModelMeta, NamedTensor};
+use blindspot_models::{
+    Classifier, ModelError, ModelRun, Scale, Silent, TrainConfig, paper_models, train_classifier,
+};
+use burn::prelude::*;
+use common::{separable, test_devices};
+
+fn batch(n: usize, device: &Device) -> Tensor<2> {
+    let values: Vec<f32> = (0..n * IMAGE_PIXELS)
+        .map(|i| (i % 255) as f32 / 255.0)
+        .collect();
+    Tensor::from_data(TensorData::new(values, [n, IMAGE_PIXELS]), device)
+}
+
+#[test]
+fn every_model_gives_logits_and_hidden_activations_of_the_right_shapes() {
+    for (name, device) in test_devices() {
+        for spec in paper_models() {
+            let model = spec.architecture.init(&device).unwrap();
+            let x = batch(3, &device);
+            assert_eq!(
+                model.logits(x.clone()).dims(),
+                [3, 10],
+                "{name} {}",
+                spec.name
+            );
+            assert_eq!(model.num_classes(), 10);
+            let widths: Vec<usize> = model.activations(x).iter().map(|a| a.dims()[1]).collect();
+            let expected: Vec<usize> = match spec.name {
+                "softmax1" | "softmax2" | "softmax3" => vec![],
+                "n100-100-10" => vec![100, 100],
+                "n200-200-10" => vec![200, 200],
+                "n123-456-10" => vec![123, 456],
+                "fc" => vec![400, 400],
+                "ae400-10" => vec![400],
+                "conv" => vec![32 * 12 * 12, 256],
+                other => panic!("untested model {other}"),
+            };
+            assert_eq!(widths, expected, "{name} {}", spec.name);
+        }
+    }
+}
+
+#[test]
+fn evaluation_is_deterministic_on_an_autodiff_device_even_with_dropout() {
+    let device = Device::flex().autodiff();
+    let model = paper_models()
+        .into_iter()
+        .find(|m| m.name == "conv")
+        .unwrap()
+        .architecture
+        .init(&device)
+        .unwrap();
+    let x = batch(4, &device);
+    let a = model.logits(x.clone()).into_data();
+    let b = model.logits(x).into_data();
+    a.assert_eq(&b, true);
+}
+
+#[test]
+fn alexnet_has_the_papers_layer_shapes() {
+    let config = AlexNetConfig::new();
+    assert_eq!(config.final_side(), 6);
+    // A narrow variant keeps the test cheap; the shapes follow the same rules.
+    let device = Device::flex();
+    let small = AlexNetConfig::new()
+        .with_filters([4, 6, 8, 8, 5])
+        .with_hidden([16, 16])
+        .with_classes(7);
+    let net = small.init(&device).unwrap();
+    assert_eq!(net.convs[0].weight.dims(), [4, 3, 11, 11]);
+    assert_eq!(net.fcs[0].weight.dims(), [5 * 6 * 6, 16]);
+    let out = net.forward(Tensor::zeros([1, 3, 227, 227], &device));
+    assert_eq!(out.dims(), [1, 7]);
+}
+
+#[test]
+fn training_reaches_zero_error_on_a_separable_set() {
+    for (name, device) in test_devices() {
+        for model_name in ["softmax1", "n100-100-10", "conv"] {
+            let ad = device.clone().autodiff();
+            ad.seed(1);
+            let spec = paper_models()
+                .into_iter()
+                .find(|m| m.name == model_name)
+                .unwrap();
+            let model = spec.architecture.init(&ad).unwrap();
+            let train = separable(200, 1);
+            let test = separable(50, 2);
+            let config = TrainConfig::new()
+                .with_epochs(15)
+                .with_batch_size(20)
+                .with_learning_rate(5e-3)
+                .with_seed(3);
+            let (_, report) = train_classifier(model, &train, &test, &config, &mut Silent).unwrap();
+            assert_eq!(report.train_error, 0.0, "{name} {model_name}: {report:?}");
+            assert_eq!(report.test_error, 0.0, "{name} {model_name}");
+            assert!(report.epochs.last().unwrap().loss < report.epochs[0].loss);
+        }
+    }
+}
+
+#[test]
+fn training_needs_an_autodiff_device() {
+    let device = Device::flex();
+    let model = paper_models()[0].architecture.init(&device).unwrap();
+    let data = separable(10, 0);
+    let err = train_classifier(model, &data, &data, &TrainConfig::new(), &mut Silent).unwrap_err();
+    assert!(err.to_string().contains("autodiff"), "{err}");
+}
+
+fn meta_for(model: &str) -> ModelMeta {
+    let spec = paper_models()
+        .into_iter()
+        .find(|m| m.name == model)
+        .unwrap();
+    ModelMeta {
+        name: model.into(),
+        model: model.into(),
+        split: "train".into(),
+        config: serde_json::to_value(&spec.architecture).unwrap(),
+        train_config: serde_json::json!({}),
+        seed: 0,
+        data_sha256: String::new(),
+        train_examples: 0,
+        train_error: 0.0,
+        test_error: 0.0,
+        train_seconds: 0.0,
+        backend: "flex".into(),
+        fingerprint: "x".into(),
+    }
+}
+
+#[test]
+fn a_checkpoint_round_trip_gives_identical_logits() {
+    for (_, device) in test_devices() {
+        for spec in paper_models() {
+            let model = spec.architecture.init(&device).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            checkpoint::save(&model, &meta_for(spec.name), dir.path()).unwrap();
+            let (loaded, meta) = checkpoint::load(dir.path(), &device).unwrap();
+            assert_eq!(meta, meta_for(spec.name));
+            let x = batch(5, &device);
+            model
+                .logits(x.clone())
+                .into_data()
+                .assert_eq(&loaded.logits(x).into_data(), true);
+        }
+    }
+}
+
+#[test]
+fn checkpoints_use_pytorch_names_and_layouts() {
+    let device = Device::flex();
+    let spec = paper_models()
+        .into_iter()
+        .find(|m| m.name == "n100-100-10")
+        .unwrap();
+    let model = spec.architecture.init(&device).unwrap();
+    let named = checkpoint::named_tensors(&model);
+    let shapes: Vec<(&str, &[usize])> = named
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.shape.as_slice()))
+        .collect();
+    assert_eq!(
+        shapes,
+        vec![
+            ("layers.0.bias", &[100][..]),
+            ("layers.0.weight", &[100, 784][..]),
+            ("layers.1.bias", &[100][..]),
+            ("layers.1.weight", &[100, 100][..]),
+            ("layers.2.bias", &[10][..]),
+            ("layers.2.weight", &[10, 100][..]),
+        ]
+    );
+}
+
+#[test]
+fn loading_checks_names_and_shapes() {
+    let device = Device::flex();
+    let spec = paper_models()
+        .into_iter()
+        .find(|m| m.name == "softmax1")
+        .unwrap();
+    let model = spec.architecture.init(&device).unwrap();
+    let good: HashMap<String, NamedTensor> =
+        checkpoint::named_tensors(&model).into_iter().collect();
+    let path = std::path::Path::new("fixture.safetensors");
+
+    let mut missing = good.clone();
+    missing.remove("layers.0.bias");
+    let err =
+        checkpoint::load_named_tensors(spec.architecture.init(&device).unwrap(), missing, path)
+            .unwrap_err();
+    assert!(
+        matches!(err, ModelError::MissingTensor { ref name, .. } if name == "layers.0.bias"),
+        "{err}"
+    );
+
+    let mut wrong = good.clone();
+    wrong.get_mut("layers.0.weight").unwrap().shape = vec![784, 10];
+    let err = checkpoint::load_named_tensors(spec.architecture.init(&device).unwrap(), wrong, path)
+        .unwrap_err();
+    assert!(matches!(err, ModelError::TensorMismatch { .. }), "{err}");
+
+    let mut extra = good;
+    extra.insert(
+        "layers.1.weight".into(),
+        NamedTensor {
+            shape: vec![1],
+            values: vec![0.0],
+        },
+    );
+    let err = checkpoint::load_named_tensors(spec.architecture.init(&device).unwrap(), extra, path)
+        .unwrap_err();
+    assert!(matches!(err, ModelError::UnexpectedTensor { .. }), "{err}");
+
+    let err = checkpoint::decode_safetensors(b"not a file", path).unwrap_err();
+    assert!(matches!(err, ModelError::Format { .. }), "{err}");
+}
+
+#[test]
+fn linear_checkpoint_weights_follow_nn_linear_semantics() {
+    // logits = x Wᵀ + b with W stored [out, in]: compute one logit by hand from the stored tensors.
+    let device = Device::flex();
+    let spec = paper_models()
+        .into_iter()
+        .find(|m| m.name == "softmax2")
+        .unwrap();
+    let model = spec.architecture.init(&device).unwrap();
+    let named = checkpoint::named_tensors(&model);
+    let (w, b) = (&named["layers.0.weight"], &named["layers.0.bias"]);
+    let x: Vec<f32> = (0..IMAGE_PIXELS).map(|i| (i % 7) as f32 / 7.0).collect();
+    let by_hand: f32 = (0..IMAGE_PIXELS)
+        .map(|i| w.values[3 * IMAGE_PIXELS + i] * x[i])
+        .sum::<f32>()
+        + b.values[3];
+    let logits = model
+        .logits(Tensor::from_data(
+            TensorData::new(x, [1, IMAGE_PIXELS]),
+            &device,
+        ))
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    assert!(
+        (logits[3] - by_hand).abs() < 1e-4,
+        "{} vs {by_hand}",
+        logits[3]
+    );
+}
+
+#[test]
+fn reproduction_set_covers_tables_1_and_3() {
+    let ids: Vec<String> = ModelRun::reproduction_set()
+        .iter()
+        .map(|r| r.id())
+        .collect();
+    for id in [
+        "softmax1",
+        "softmax2",
+        "softmax3",
+        "n100-100-10",
+        "n200-200-10",
+        "ae400-10",
+        "conv",
+        "fc",
+        "n100-100-10-p1",
+        "n123-456-10-p1",
+        "n100-100-10-p2",
+    ] {
+        assert!(ids.contains(&id.to_owned()), "{id} missing from {ids:?}");
+    }
+    // Fingerprints change with the scale and the seed.
+    let run = &ModelRun::reproduction_set()[0];
+    assert_ne!(
+        run.fingerprint(Scale::Smoke, 0, 10, 10),
+        run.fingerprint(Scale::Default, 0, 10, 10)
+    );
+    assert_ne!(
+        run.fingerprint(Scale::Smoke, 0, 10, 10),
+        run.fingerprint(Scale::Smoke, 1, 10, 10)
+    );
+}

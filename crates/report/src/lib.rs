@@ -1,0 +1,30 @@
+//! The report of a blindspot run: our numbers beside those of *Intriguing properties of neural
+//! networks* (Szegedy et al., ICLR 2014), as Markdown.
+//!
+//! - [`paper`]: the paper's tables as data (`assets/paper_tables.json`).
+//! - [`models`]: Table 1's and Table 3's error columns for the trained models.
+//!
+//! This crate has no Burn dependency: it formats numbers that the stages computed.
+#![warn(missing_docs)]
+
+pub mod models;
+pub mod paper;
+
+pub use models::{ModelResult, render_models_section};
+pub use paper::PaperTables;
+
+/// Formats a fraction as a percentage with two decimals (`0.0164` → `1.64%`).
+pub fn percent(x: f64) -> String {
+    format!("{:.2}%", 100.0 * x)
+}
+
+/// The header of the report: what was run, where, and at which scale.
+pub fn render_header(scale: &str, backend: &str, command: &str) -> String {
+    format!(
+        "# blindspot report\n\n\
+         Reproduction of *Intriguing properties of neural networks* (Szegedy et al., ICLR 2014).\n\n\
+         - scale: `{scale}`\n- backend: `{backend}`\n- command: `{command}`\n\n\
+         Every cell shows **ours** beside *the paper's* value. Errors are percentages of \
+         misclassified examples.\n"
+    )
+}

@@ -1,0 +1,43 @@
+//! Project automation for blindspot (the cargo-xtask pattern): `cargo xtask <task>`.
+//!
+//! Orchestration only: it fetches the data with `blindspot-data` (no Burn) and runs the
+//! `blindspot` CLI through cargo with the right backend feature. Keep it light.
+
+mod download;
+mod reproduce;
+
+use clap::{Parser, Subcommand};
+
+/// blindspot's project tasks.
+#[derive(Parser)]
+#[command(name = "cargo xtask", about)]
+struct Xtask {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Fetch and verify MNIST into the data directory.
+    Download(download::DownloadArgs),
+    /// Build the CLI with the backend's feature, fetch the data, run `blindspot reproduce`.
+    Reproduce(reproduce::ReproduceArgs),
+    /// Benchmark: seconds per training epoch of n100-100-10 at batch 128 on each CPU backend.
+    Bench(reproduce::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Xtask::parse().task {
+        Task::Download(args) => args.run(),
+        Task::Reproduce(args) => args.run(),
+        Task::Bench(args) => args.run(),
+    }
+}
+
+/// The workspace root (the parent of this crate's directory).
+pub fn project_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_owned()
+}

@@ -1,0 +1,151 @@
+//! `cargo xtask reproduce` and `cargo xtask bench`: run the `blindspot` CLI through cargo with
+//! the backend's feature.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+
+use crate::download::DownloadArgs;
+use crate::project_root;
+
+/// The backends, each a cargo feature of `blindspot-cli`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// Pure-Rust CPU (default feature).
+    Flex,
+    /// NdArray CPU (default feature).
+    Ndarray,
+    /// GPU through wgpu (feature `wgpu`).
+    Wgpu,
+    /// NVIDIA GPU through CUDA (feature `cuda`).
+    Cuda,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Flex => "flex",
+            Backend::Ndarray => "ndarray",
+            Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
+        }
+    }
+
+    /// Extra cargo arguments: CPU backends are default features, GPU ones are added.
+    fn cargo_features(self) -> Vec<String> {
+        match self {
+            Backend::Flex | Backend::Ndarray => vec![],
+            gpu => vec!["--features".into(), gpu.name().into()],
+        }
+    }
+}
+
+/// Runs `cargo run --release -p blindspot-cli [features] -- <args>` in the workspace root.
+fn run_cli(backend: Backend, args: &[String]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(project_root())
+        .args(["run", "--release", "--quiet", "-p", "blindspot-cli"])
+        .args(backend.cargo_features())
+        .arg("--")
+        .args(args);
+    eprintln!(
+        "$ {cargo} run --release -p blindspot-cli {} -- {}",
+        backend.cargo_features().join(" "),
+        args.join(" ")
+    );
+    let status = cmd.status().with_context(|| format!("running {cargo}"))?;
+    anyhow::ensure!(
+        status.success(),
+        "blindspot {} failed ({status})",
+        args.first().map_or("", String::as_str)
+    );
+    Ok(())
+}
+
+/// Options of `cargo xtask reproduce`.
+#[derive(Args, Debug)]
+pub struct ReproduceArgs {
+    /// Compute backend; GPU backends are built with their cargo feature.
+    #[arg(long, value_enum, default_value = "flex")]
+    pub backend: Backend,
+    /// smoke (minutes, subsets), default (full MNIST on CPU) or paper (longer).
+    #[arg(long, default_value = "default", value_parser = ["smoke", "default", "paper"])]
+    pub scale: String,
+    /// Output directory.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Seed of every model.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub data: DownloadArgs,
+}
+
+impl ReproduceArgs {
+    /// Fetches the data, then runs `blindspot reproduce`.
+    pub fn run(self) -> anyhow::Result<()> {
+        self.data.run()?;
+        let mut args = vec![
+            "reproduce".to_owned(),
+            "--scale".into(),
+            self.scale.clone(),
+            "--backend".into(),
+            self.backend.name().into(),
+            "--seed".into(),
+            self.seed.to_string(),
+            "--out".into(),
+            absolute(&self.out)?.display().to_string(),
+        ];
+        if let Some(dir) = &self.data.data_dir {
+            args.extend(["--data-dir".into(), absolute(dir)?.display().to_string()]);
+        }
+        run_cli(self.backend, &args)
+    }
+}
+
+/// Options of `cargo xtask bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Backends to measure.
+    #[arg(long, value_enum, num_args = 1.., default_values = ["flex", "ndarray"])]
+    pub backends: Vec<Backend>,
+    /// Epochs to time per backend.
+    #[arg(long, default_value_t = 2)]
+    pub epochs: usize,
+    /// Output directory (the table goes to `<out>/bench/`).
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub data: DownloadArgs,
+}
+
+impl BenchArgs {
+    /// Runs `blindspot bench` once per backend.
+    pub fn run(self) -> anyhow::Result<()> {
+        self.data.run()?;
+        for backend in &self.backends {
+            let mut args = vec![
+                "bench".to_owned(),
+                "--backend".into(),
+                backend.name().into(),
+                "--epochs".into(),
+                self.epochs.to_string(),
+                "--out".into(),
+                absolute(&self.out)?.display().to_string(),
+            ];
+            if let Some(dir) = &self.data.data_dir {
+                args.extend(["--data-dir".into(), absolute(dir)?.display().to_string()]);
+            }
+            run_cli(*backend, &args)?;
+        }
+        Ok(())
+    }
+}
+
+/// `path` made absolute against the current directory (the CLI runs in the workspace root).
+fn absolute(path: &std::path::Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))
+}
