@@ -8,7 +8,9 @@ use crate::any::AnyModel;
 use crate::checkpoint::ModelMeta;
 use crate::error::Result;
 use crate::spec::{ModelRun, Scale};
-use crate::train::{TrainObserver, TrainReport, pretrain_autoencoder, train_classifier};
+use crate::train::{
+    TrainConfig, TrainObserver, TrainReport, pretrain_autoencoder, train_classifier,
+};
 
 /// The training and evaluation sets of a run at a scale.
 pub fn run_data(run: &ModelRun, mnist: &Mnist, scale: Scale) -> Result<(Dataset, Dataset)> {
@@ -28,14 +30,13 @@ impl ModelRun {
     /// sizes and data. Pipelines skip a run whose checkpoint carries the same fingerprint.
     pub fn fingerprint(
         &self,
-        scale: Scale,
-        seed: u64,
+        config: &TrainConfig,
         train_examples: usize,
         test_examples: usize,
     ) -> String {
         let key = serde_json::json!({
             "architecture": self.spec.architecture,
-            "train_config": self.train_config(scale, seed),
+            "train_config": config,
             "split": self.split.name(),
             "train_examples": train_examples,
             "test_examples": test_examples,
@@ -45,40 +46,43 @@ impl ModelRun {
     }
 }
 
-/// Trains `run` on `mnist` at `scale` with `seed` on `device` (autodiff is enabled here).
+/// Trains `run` on `mnist` at `scale` with the recipe `config` (usually
+/// [`ModelRun::train_config`]) on `device` (autodiff is enabled here).
 ///
 /// Returns the model (on the autodiff device), the metadata of its checkpoint and the report.
 pub fn fit_run(
     run: &ModelRun,
     mnist: &Mnist,
     scale: Scale,
-    seed: u64,
+    config: &TrainConfig,
     device: &Device,
     backend: &str,
     observer: &mut dyn TrainObserver,
 ) -> Result<(AnyModel, ModelMeta, TrainReport)> {
+    let started = std::time::Instant::now();
     let (train, test) = run_data(run, mnist, scale)?;
-    let config = run.train_config(scale, seed);
+    let seed = config.seed;
     let device = device.clone().autodiff();
     device.seed(seed);
     let mut pretrain = Vec::new();
     let model = match run.spec.architecture.init(&device)? {
         AnyModel::Autoencoder(ae) => {
-            let (ae, reports) = pretrain_autoencoder(ae, &train, &config, observer)?;
+            let (ae, reports) = pretrain_autoencoder(ae, &train, config, observer)?;
             pretrain = reports;
             AnyModel::Autoencoder(ae)
         }
         other => other,
     };
-    let (model, mut report) = train_classifier(model, &train, &test, &config, observer)?;
+    let (model, mut report) = train_classifier(model, &train, &test, config, observer)?;
     pretrain.append(&mut report.epochs);
     report.epochs = pretrain;
+    report.seconds = started.elapsed().as_secs_f64();
     let meta = ModelMeta {
         name: run.id(),
         model: run.spec.name.to_owned(),
         split: run.split.name().to_owned(),
         config: serde_json::to_value(&run.spec.architecture).unwrap_or_default(),
-        train_config: serde_json::to_value(&config).unwrap_or_default(),
+        train_config: serde_json::to_value(config).unwrap_or_default(),
         seed,
         data_sha256: dataset_sha256(),
         train_examples: train.len(),
@@ -86,7 +90,7 @@ pub fn fit_run(
         test_error: report.test_error,
         train_seconds: report.seconds,
         backend: backend.to_owned(),
-        fingerprint: run.fingerprint(scale, seed, train.len(), test.len()),
+        fingerprint: run.fingerprint(config, train.len(), test.len()),
     };
     Ok((model, meta, report))
 }

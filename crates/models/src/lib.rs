@@ -42,5 +42,6 @@ pub use error::{ModelError, Result};
 pub use fit::{fit_run, run_data};
 pub use spec::{ModelRun, ModelSpec, PaperErrors, Scale, model_spec, paper_models};
 pub use train::{
-    EpochReport, Silent, TrainConfig, TrainObserver, TrainReport, error_rate, train_classifier,
+    EpochReport, Optimizer, Silent, TrainConfig, TrainObserver, TrainReport, error_rate,
+    train_classifier,
 };

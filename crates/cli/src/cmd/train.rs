@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use blindspot_data::Split;
-use blindspot_models::{ModelRun, Scale, checkpoint, fit_run, model_spec};
+use blindspot_models::{ModelRun, Scale, TrainConfig, checkpoint, fit_run, model_spec};
 use clap::Args;
 
 use crate::common::CommonArgs;
@@ -23,6 +23,21 @@ pub struct TrainArgs {
     /// Training recipe: smoke (tiny subset), default (full MNIST) or paper (longer).
     #[arg(long, default_value = "default")]
     pub scale: Scale,
+    /// Override the recipe's number of epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Override the recipe's initial learning rate.
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    /// Override the recipe's optimizer.
+    #[arg(long, value_parser = ["adam", "sgd"])]
+    pub optimizer: Option<String>,
+    /// Override the recipe's minibatch size.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Override the recipe's pre-training epochs (autoencoder).
+    #[arg(long)]
+    pub pretrain_epochs: Option<usize>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -36,7 +51,15 @@ impl TrainArgs {
         };
         let device = self.common.device()?;
         let mnist = self.common.mnist()?;
-        let result = train_and_save(&run, &mnist, self.scale, self.seed, &device, &self.common)?;
+        let mut config = run.train_config(self.scale, self.seed);
+        config.epochs = self.epochs.unwrap_or(config.epochs);
+        config.learning_rate = self.learning_rate.unwrap_or(config.learning_rate);
+        if let Some(o) = &self.optimizer {
+            config.optimizer = serde_json::from_value(serde_json::json!(o))?;
+        }
+        config.batch_size = self.batch_size.unwrap_or(config.batch_size);
+        config.pretrain_epochs = self.pretrain_epochs.unwrap_or(config.pretrain_epochs);
+        let result = train_and_save(&run, &mnist, self.scale, &config, &device, &self.common)?;
         println!(
             "{}: train error {:.2}%, test error {:.2}% ({:.0} s) -> {}",
             result.name,
@@ -54,7 +77,7 @@ pub fn train_and_save(
     run: &ModelRun,
     mnist: &blindspot_data::Mnist,
     scale: Scale,
-    seed: u64,
+    config: &TrainConfig,
     device: &burn::tensor::Device,
     common: &CommonArgs,
 ) -> anyhow::Result<checkpoint::ModelMeta> {
@@ -63,7 +86,7 @@ pub fn train_and_save(
         run,
         mnist,
         scale,
-        seed,
+        config,
         device,
         common.backend.name(),
         &mut progress,

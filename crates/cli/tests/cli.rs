@@ -1,0 +1,78 @@
+//! The `blindspot` binary as a user runs it (no data needed).
+
+use std::process::Command;
+
+fn blindspot(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_blindspot"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn models_lists_every_paper_model() {
+    let out = blindspot(&["models"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for name in [
+        "softmax1",
+        "softmax2",
+        "softmax3",
+        "n100-100-10",
+        "n200-200-10",
+        "ae400-10",
+        "n123-456-10",
+        "fc",
+        "conv",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+    assert!(text.contains("1.64%"), "the paper's error is listed");
+}
+
+#[test]
+fn an_unknown_model_is_a_clear_error() {
+    let out = blindspot(&["train", "--model", "resnet", "--offline"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("unknown model `resnet`") && err.contains("n100-100-10"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_backend_that_was_not_compiled_in_names_its_feature() {
+    // The GPU backends are opt-in features; the default build (CI's) has neither.
+    let missing: Vec<&str> = [
+        ("wgpu", cfg!(feature = "wgpu")),
+        ("cuda", cfg!(feature = "cuda")),
+    ]
+    .into_iter()
+    .filter(|(_, compiled)| !compiled)
+    .map(|(name, _)| name)
+    .collect();
+    assert!(!missing.is_empty() || cfg!(all(feature = "wgpu", feature = "cuda")));
+    for backend in missing {
+        let out = blindspot(&[
+            "eval",
+            "--model",
+            "softmax1",
+            "--backend",
+            backend,
+            "--offline",
+        ]);
+        assert!(!out.status.success());
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(&format!("--features {backend}")), "{err}");
+    }
+}
+
+#[test]
+fn help_documents_every_subcommand() {
+    let out = blindspot(&["--help"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for sub in ["train", "eval", "models", "bench", "reproduce"] {
+        assert!(text.contains(sub), "{sub} missing from --help");
+    }
+}
