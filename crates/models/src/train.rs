@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use blindspot_data::{Dataset, IMAGE_PIXELS};
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
+use burn::optim::{AdamConfig, GradientsParams, LBFGSConfig, LineSearchFn, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use rand::SeedableRng;
@@ -24,7 +24,7 @@ use crate::autoencoder::Autoencoder;
 use crate::classifier::{Classifier, Mode, Trainable};
 use crate::error::{ModelError, Result};
 
-/// The minibatch optimizer.
+/// The optimizer of a training stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Optimizer {
@@ -32,19 +32,27 @@ pub enum Optimizer {
     Adam,
     /// SGD with Nesterov momentum 0.9.
     Sgd,
+    /// Full-batch L-BFGS with a strong-Wolfe line search, as the paper trains ("L-BFGS until
+    /// convergence"): one epoch is one L-BFGS step of up to 20 iterations on the whole set.
+    /// The learning rate and batch size are not used.
+    Lbfgs,
 }
 
 impl Optimizer {
-    fn init(self) -> burn::optim::ModuleOptimizer {
+    /// The minibatch optimizer, `None` for full-batch L-BFGS.
+    fn minibatch(self) -> Option<burn::optim::ModuleOptimizer> {
         match self {
-            Optimizer::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
-            Optimizer::Sgd => SgdConfig::new()
-                .with_momentum(Some(
-                    MomentumConfig::new()
-                        .with_dampening(0.0)
-                        .with_nesterov(true),
-                ))
-                .init(),
+            Optimizer::Adam => Some(AdamConfig::new().with_epsilon(1e-8).init()),
+            Optimizer::Sgd => Some(
+                SgdConfig::new()
+                    .with_momentum(Some(
+                        MomentumConfig::new()
+                            .with_dampening(0.0)
+                            .with_nesterov(true),
+                    ))
+                    .init(),
+            ),
+            Optimizer::Lbfgs => None,
         }
     }
 }
@@ -214,12 +222,23 @@ where
     L: FnMut(&M, Tensor<2>, Tensor<1, Int>) -> (Tensor<1>, Option<Tensor<1, Int>>),
     E: FnMut(&M) -> Option<f64>,
 {
+    let Some(mut optimizer) = config.optimizer.minibatch() else {
+        return run_stage_full_batch(
+            stage,
+            model,
+            images,
+            labels,
+            epochs,
+            observer,
+            step_loss,
+            after_epoch,
+        );
+    };
     let n = labels.dims()[0];
     let device = images.device();
     let steps_per_epoch = n.div_ceil(config.batch_size);
     let total = steps_per_epoch * epochs;
     observer.on_stage(stage, total);
-    let mut optimizer = config.optimizer.init();
     let mut reports = Vec::with_capacity(epochs);
     let mut step = 0;
     for epoch in 1..=epochs {
@@ -267,6 +286,63 @@ where
             loss,
             train_error,
             test_error,
+            seconds,
+        };
+        observer.on_epoch(&report);
+        reports.push(report);
+    }
+    Ok((model, reports))
+}
+
+/// [`run_stage`] with full-batch L-BFGS: each epoch is one L-BFGS step (up to 20 iterations)
+/// on the whole set.
+#[allow(clippy::too_many_arguments)]
+fn run_stage_full_batch<M, L, E>(
+    stage: &'static str,
+    mut model: M,
+    images: &Tensor<2>,
+    labels: &Tensor<1, Int>,
+    epochs: usize,
+    observer: &mut dyn TrainObserver,
+    mut step_loss: L,
+    mut after_epoch: E,
+) -> Result<(M, Vec<EpochReport>)>
+where
+    M: Module + Clone,
+    L: FnMut(&M, Tensor<2>, Tensor<1, Int>) -> (Tensor<1>, Option<Tensor<1, Int>>),
+    E: FnMut(&M) -> Option<f64>,
+{
+    let n = labels.dims()[0];
+    observer.on_stage(stage, epochs);
+    let mut lbfgs = LBFGSConfig::new()
+        .with_max_iter(20)
+        .with_history_size(20)
+        .with_line_search_fn(LineSearchFn::StrongWolfe)
+        .init();
+    let mut reports = Vec::with_capacity(epochs);
+    for epoch in 1..=epochs {
+        let started = Instant::now();
+        let mut wrong = None;
+        let (next, loss) = lbfgs.step(1.0, model, |m: M| {
+            let (loss, w) = step_loss(&m, images.clone(), labels.clone());
+            wrong = w;
+            let value = loss.clone().into_scalar::<f32>() as f64;
+            (value, GradientsParams::from_grads(loss.backward(), &m))
+        });
+        model = next;
+        if !loss.is_finite() {
+            return Err(ModelError::Diverged { epoch, loss });
+        }
+        observer.on_step(Some(loss));
+        let train_error = wrong.map(|w: Tensor<1, Int>| w.into_scalar::<i64>() as f64 / n as f64);
+        let seconds = started.elapsed().as_secs_f64();
+        let report = EpochReport {
+            stage,
+            epoch,
+            epochs,
+            loss,
+            train_error,
+            test_error: after_epoch(&model),
             seconds,
         };
         observer.on_epoch(&report);

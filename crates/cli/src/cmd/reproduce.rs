@@ -25,9 +25,6 @@ pub struct ReproduceArgs {
     /// Seed of every model.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Only these run ids (default: all).
-    #[arg(long, num_args = 1..)]
-    pub only: Vec<String>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -55,15 +52,7 @@ impl ReproduceArgs {
             skipped: false,
         });
 
-        let runs: Vec<ModelRun> = ModelRun::reproduction_set()
-            .into_iter()
-            .filter(|r| self.only.is_empty() || self.only.contains(&r.id()))
-            .collect();
-        anyhow::ensure!(
-            !runs.is_empty(),
-            "--only matched no run id; ids: {}",
-            run_ids()
-        );
+        let runs = ModelRun::reproduction_set();
 
         let mut results = Vec::new();
         for run in &runs {
@@ -198,14 +187,6 @@ impl ReproduceArgs {
         )?;
         Ok(())
     }
-}
-
-fn run_ids() -> String {
-    ModelRun::reproduction_set()
-        .iter()
-        .map(|r| r.id())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) -> anyhow::Result<()> {

@@ -23,6 +23,10 @@ pub struct TrainArgs {
     /// Training recipe: smoke (tiny subset), default (full MNIST) or paper (longer).
     #[arg(long, default_value = "default")]
     pub scale: Scale,
+    /// A JSON file with an architecture that replaces the catalogue's (same format as the
+    /// `config` field of a model.json, e.g. `{"kind": "mlp", "input": 784, …}`), to train a variant.
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
     /// Override the recipe's number of epochs.
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -30,7 +34,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub learning_rate: Option<f64>,
     /// Override the recipe's optimizer.
-    #[arg(long, value_parser = ["adam", "sgd"])]
+    #[arg(long, value_parser = ["adam", "sgd", "lbfgs"])]
     pub optimizer: Option<String>,
     /// Override the recipe's minibatch size.
     #[arg(long)]
@@ -45,8 +49,15 @@ pub struct TrainArgs {
 impl TrainArgs {
     /// Trains and saves the model.
     pub fn run(self) -> anyhow::Result<()> {
+        let mut spec = model_spec(&self.model)?;
+        if let Some(path) = &self.config {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            spec.architecture = serde_json::from_str(&text)
+                .with_context(|| format!("parsing the architecture in {}", path.display()))?;
+        }
         let run = ModelRun {
-            spec: model_spec(&self.model)?,
+            spec,
             split: self.split,
         };
         let device = self.common.device()?;
