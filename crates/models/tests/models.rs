@@ -8,7 +8,8 @@ use blindspot_data::IMAGE_PIXELS;
 use blindspot_models::alexnet::AlexNetConfig;
 use blindspot_models::checkpoint::{self, ModelMeta, NamedTensor};
 use blindspot_models::{
-    Classifier, ModelError, ModelRun, Scale, Silent, TrainConfig, paper_models, train_classifier,
+    Classifier, ModelError, ModelRun, Optimizer, Scale, Silent, TrainConfig, paper_models,
+    train_classifier,
 };
 use burn::prelude::*;
 use common::{separable, test_devices};
@@ -105,6 +106,31 @@ fn training_reaches_zero_error_on_a_separable_set() {
             assert_eq!(report.test_error, 0.0, "{name} {model_name}");
             assert!(report.epochs.last().unwrap().loss < report.epochs[0].loss);
         }
+    }
+}
+
+#[test]
+fn full_batch_lbfgs_training_reaches_zero_error_on_a_separable_set() {
+    for (name, device) in test_devices() {
+        let ad = device.clone().autodiff();
+        ad.seed(2);
+        let spec = paper_models()
+            .into_iter()
+            .find(|m| m.name == "n100-100-10")
+            .unwrap();
+        let model = spec.architecture.init(&ad).unwrap();
+        let train = separable(200, 3);
+        let config = TrainConfig::new()
+            .with_optimizer(Optimizer::Lbfgs)
+            .with_epochs(4);
+        let (_, report) =
+            train_classifier(model, &train, &separable(50, 4), &config, &mut Silent).unwrap();
+        assert_eq!(report.train_error, 0.0, "{name}: {report:?}");
+        // One L-BFGS step of up to 20 iterations per epoch; the loss falls from step to step.
+        assert!(
+            report.epochs[3].loss < report.epochs[0].loss,
+            "{name}: {report:?}"
+        );
     }
 }
 
