@@ -199,7 +199,17 @@ fn epoch_order(n: usize, rng: &mut rand::rngs::StdRng) -> Vec<i64> {
     order
 }
 
-/// Runs `epochs` passes of minibatch Adam over `(images, labels)`.
+/// The optimizer state of a stage: minibatch steps, or full-batch L-BFGS steps.
+enum Stepper {
+    Minibatch(burn::optim::ModuleOptimizer),
+    FullBatch(Box<burn::optim::LBFGS>),
+}
+
+/// What one epoch's optimization returns: the model, the mean loss, and the number of
+/// misclassified training examples seen (classifier stages).
+type EpochOutcome<M> = (M, f64, Option<i64>);
+
+/// Runs `epochs` epochs over `(images, labels)` with the configured optimizer.
 ///
 /// `step_loss` gives the loss of a batch and, for classifier stages, the number of misclassified
 /// examples; `after_epoch` gives the evaluation error, if any.
@@ -222,70 +232,61 @@ where
     L: FnMut(&M, Tensor<2>, Tensor<1, Int>) -> (Tensor<1>, Option<Tensor<1, Int>>),
     E: FnMut(&M) -> Option<f64>,
 {
-    let Some(mut optimizer) = config.optimizer.minibatch() else {
-        return run_stage_full_batch(
-            stage,
-            model,
-            images,
-            labels,
-            epochs,
-            observer,
-            step_loss,
-            after_epoch,
-        );
-    };
     let n = labels.dims()[0];
-    let device = images.device();
     let steps_per_epoch = n.div_ceil(config.batch_size);
-    let total = steps_per_epoch * epochs;
-    observer.on_stage(stage, total);
+    let mut stepper = match config.optimizer.minibatch() {
+        Some(optimizer) => Stepper::Minibatch(optimizer),
+        None => Stepper::FullBatch(Box::new(
+            LBFGSConfig::new()
+                .with_max_iter(20)
+                .with_history_size(20)
+                .with_line_search_fn(LineSearchFn::StrongWolfe)
+                .init(),
+        )),
+    };
+    let total_steps = match stepper {
+        Stepper::Minibatch(_) => steps_per_epoch * epochs,
+        Stepper::FullBatch(_) => epochs,
+    };
+    observer.on_stage(stage, total_steps);
     let mut reports = Vec::with_capacity(epochs);
     let mut step = 0;
     for epoch in 1..=epochs {
         let started = Instant::now();
-        let order = epoch_order(n, rng);
-        let mut loss_sum: Option<Tensor<1>> = None;
-        let mut wrong_sum: Option<Tensor<1, Int>> = None;
-        for batch in order.chunks(config.batch_size) {
-            let idx = Tensor::<1, Int>::from_data(
-                TensorData::new(batch.to_vec(), [batch.len()]),
-                &device,
-            );
-            let x = images.clone().select(0, idx.clone());
-            let y = labels.clone().select(0, idx);
-            let (loss, wrong) = step_loss(&model, x, y);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let lr = TrainConfig::learning_rate_at(learning_rate, step, total);
-            model = optimizer.step(lr, model, grads);
-            let loss = loss.detach();
-            loss_sum = Some(match loss_sum {
-                Some(acc) => acc + loss.clone(),
-                None => loss.clone(),
-            });
-            if let Some(w) = wrong {
-                wrong_sum = Some(match wrong_sum {
-                    Some(acc) => acc + w,
-                    None => w,
-                });
+        let (next, loss, wrong) = match &mut stepper {
+            Stepper::Minibatch(optimizer) => {
+                let schedule =
+                    |step| TrainConfig::learning_rate_at(learning_rate, step, total_steps);
+                let order = epoch_order(n, rng);
+                minibatch_epoch(
+                    model,
+                    optimizer,
+                    images,
+                    labels,
+                    &order,
+                    config.batch_size,
+                    &mut step,
+                    schedule,
+                    observer,
+                    &mut step_loss,
+                )
             }
-            step += 1;
-            let show = step % 25 == 0;
-            observer.on_step(show.then(|| loss.into_scalar::<f32>() as f64));
-        }
-        let loss = loss_sum.map_or(0.0, |l| l.into_scalar::<f32>() as f64) / steps_per_epoch as f64;
+            Stepper::FullBatch(lbfgs) => {
+                full_batch_epoch(model, lbfgs, images, labels, observer, &mut step_loss)
+            }
+        };
+        model = next;
         if !loss.is_finite() {
             return Err(ModelError::Diverged { epoch, loss });
         }
-        let train_error = wrong_sum.map(|w| w.into_scalar::<i64>() as f64 / n as f64);
         let seconds = started.elapsed().as_secs_f64();
-        let test_error = after_epoch(&model);
         let report = EpochReport {
             stage,
             epoch,
             epochs,
             loss,
-            train_error,
-            test_error,
+            train_error: wrong.map(|w| w as f64 / n as f64),
+            test_error: after_epoch(&model),
             seconds,
         };
         observer.on_epoch(&report);
@@ -294,61 +295,80 @@ where
     Ok((model, reports))
 }
 
-/// [`run_stage`] with full-batch L-BFGS: each epoch is one L-BFGS step (up to 20 iterations)
-/// on the whole set.
+/// One pass of minibatch steps in the given order; `step` counts steps across epochs for the
+/// learning-rate `schedule`.
 #[allow(clippy::too_many_arguments)]
-fn run_stage_full_batch<M, L, E>(
-    stage: &'static str,
+fn minibatch_epoch<M, L>(
     mut model: M,
+    optimizer: &mut burn::optim::ModuleOptimizer,
     images: &Tensor<2>,
     labels: &Tensor<1, Int>,
-    epochs: usize,
+    order: &[i64],
+    batch_size: usize,
+    step: &mut usize,
+    schedule: impl Fn(usize) -> f64,
     observer: &mut dyn TrainObserver,
-    mut step_loss: L,
-    mut after_epoch: E,
-) -> Result<(M, Vec<EpochReport>)>
+    step_loss: &mut L,
+) -> EpochOutcome<M>
 where
     M: Module + Clone,
     L: FnMut(&M, Tensor<2>, Tensor<1, Int>) -> (Tensor<1>, Option<Tensor<1, Int>>),
-    E: FnMut(&M) -> Option<f64>,
 {
-    let n = labels.dims()[0];
-    observer.on_stage(stage, epochs);
-    let mut lbfgs = LBFGSConfig::new()
-        .with_max_iter(20)
-        .with_history_size(20)
-        .with_line_search_fn(LineSearchFn::StrongWolfe)
-        .init();
-    let mut reports = Vec::with_capacity(epochs);
-    for epoch in 1..=epochs {
-        let started = Instant::now();
-        let mut wrong = None;
-        let (next, loss) = lbfgs.step(1.0, model, |m: M| {
-            let (loss, w) = step_loss(&m, images.clone(), labels.clone());
-            wrong = w;
-            let value = loss.clone().into_scalar::<f32>() as f64;
-            (value, GradientsParams::from_grads(loss.backward(), &m))
+    let device = images.device();
+    let mut loss_sum: Option<Tensor<1>> = None;
+    let mut wrong_sum: Option<Tensor<1, Int>> = None;
+    let batches = order.len().div_ceil(batch_size);
+    for batch in order.chunks(batch_size) {
+        let idx =
+            Tensor::<1, Int>::from_data(TensorData::new(batch.to_vec(), [batch.len()]), &device);
+        let x = images.clone().select(0, idx.clone());
+        let y = labels.clone().select(0, idx);
+        let (loss, wrong) = step_loss(&model, x, y);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optimizer.step(schedule(*step), model, grads);
+        // Sums stay on the device; the host reads them once per epoch (and the loss every 25
+        // steps for the progress bar).
+        let loss = loss.detach();
+        loss_sum = Some(match loss_sum {
+            Some(acc) => acc + loss.clone(),
+            None => loss.clone(),
         });
-        model = next;
-        if !loss.is_finite() {
-            return Err(ModelError::Diverged { epoch, loss });
+        if let Some(w) = wrong {
+            wrong_sum = Some(match wrong_sum {
+                Some(acc) => acc + w,
+                None => w,
+            });
         }
-        observer.on_step(Some(loss));
-        let train_error = wrong.map(|w: Tensor<1, Int>| w.into_scalar::<i64>() as f64 / n as f64);
-        let seconds = started.elapsed().as_secs_f64();
-        let report = EpochReport {
-            stage,
-            epoch,
-            epochs,
-            loss,
-            train_error,
-            test_error: after_epoch(&model),
-            seconds,
-        };
-        observer.on_epoch(&report);
-        reports.push(report);
+        *step += 1;
+        let show = step.is_multiple_of(25);
+        observer.on_step(show.then(|| loss.into_scalar::<f32>() as f64));
     }
-    Ok((model, reports))
+    let loss = loss_sum.map_or(0.0, |l| l.into_scalar::<f32>() as f64) / batches.max(1) as f64;
+    (model, loss, wrong_sum.map(|w| w.into_scalar::<i64>()))
+}
+
+/// One full-batch L-BFGS step (up to 20 iterations with a strong-Wolfe line search).
+fn full_batch_epoch<M, L>(
+    model: M,
+    lbfgs: &mut burn::optim::LBFGS,
+    images: &Tensor<2>,
+    labels: &Tensor<1, Int>,
+    observer: &mut dyn TrainObserver,
+    step_loss: &mut L,
+) -> EpochOutcome<M>
+where
+    M: Module + Clone,
+    L: FnMut(&M, Tensor<2>, Tensor<1, Int>) -> (Tensor<1>, Option<Tensor<1, Int>>),
+{
+    let mut wrong = None;
+    let (model, loss) = lbfgs.step(1.0, model, |m: M| {
+        let (loss, w) = step_loss(&m, images.clone(), labels.clone());
+        wrong = w;
+        let value = loss.clone().into_scalar::<f32>() as f64;
+        (value, GradientsParams::from_grads(loss.backward(), &m))
+    });
+    observer.on_step(Some(loss));
+    (model, loss, wrong.map(|w| w.into_scalar::<i64>()))
 }
 
 /// Trains a classifier on `train` with the paper's loss, evaluating on `test` after every epoch.
