@@ -1,0 +1,57 @@
+//! Smoke test of the GPU code path through wgpu. CI runs it on Mesa's software Vulkan
+//! (lavapipe) with `cargo test -p blindspot-cli --release --features wgpu --test wgpu_smoke`,
+//! so the code that a GPU user runs is exercised without a GPU. Without the `wgpu` feature this
+//! file compiles to nothing.
+#![cfg(feature = "wgpu")]
+
+use blindspot_data::{Dataset, IMAGE_PIXELS};
+use blindspot_models::{Classifier, Silent, TrainConfig, model_spec, train_classifier};
+use burn::prelude::*;
+
+/// Class `c` lights pixel block `c`; the rest is a fixed low pattern.
+fn separable(n: usize) -> Dataset {
+    let images = (0..n)
+        .flat_map(|i| {
+            (0..IMAGE_PIXELS).map(move |p| {
+                if p / 78 == i % 10 {
+                    0.9
+                } else {
+                    ((i + p) % 10) as f32 / 100.0
+                }
+            })
+        })
+        .collect();
+    Dataset::new(images, (0..n).map(|i| (i % 10) as u8).collect()).unwrap()
+}
+
+#[test]
+fn wgpu_matches_flex_and_trains() {
+    let gpu = Device::wgpu(Default::default());
+    let cpu = Device::flex();
+    for name in ["n100-100-10", "conv"] {
+        let model = model_spec(name).unwrap().architecture.init(&cpu).unwrap();
+        let on_gpu = model.clone().to_device(&gpu);
+        let x: Vec<f32> = (0..4 * IMAGE_PIXELS)
+            .map(|i| (i % 13) as f32 / 13.0)
+            .collect();
+        let x_cpu = Tensor::<2>::from_data(TensorData::new(x.clone(), [4, IMAGE_PIXELS]), &cpu);
+        let x_gpu = Tensor::<2>::from_data(TensorData::new(x, [4, IMAGE_PIXELS]), &gpu);
+        let a = model.logits(x_cpu).into_data();
+        let b = on_gpu.logits(x_gpu).into_data();
+        a.assert_approx_eq::<f32>(&b, burn::tensor::Tolerance::absolute(1e-3));
+    }
+    let device = gpu.autodiff();
+    device.seed(0);
+    let model = model_spec("softmax1")
+        .unwrap()
+        .architecture
+        .init(&device)
+        .unwrap();
+    let config = TrainConfig::new()
+        .with_epochs(5)
+        .with_batch_size(20)
+        .with_learning_rate(5e-3);
+    let (_, report) =
+        train_classifier(model, &separable(200), &separable(50), &config, &mut Silent).unwrap();
+    assert_eq!(report.test_error, 0.0, "{report:?}");
+}
