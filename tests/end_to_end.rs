@@ -27,26 +27,20 @@ fn write_fixture(dir: &std::path::Path, n_train: usize, n_test: usize) {
             .collect()
     };
     let labels = |n: usize| -> Vec<u8> { (0..n).map(|i| (i % 10) as u8).collect() };
-    std::fs::write(
-        dir.join("train-images-idx3-ubyte"),
-        encode_images(n_train, &images(n_train)),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("train-labels-idx1-ubyte"),
-        encode_labels(&labels(n_train)),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("t10k-images-idx3-ubyte"),
-        encode_images(n_test, &images(n_test)),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("t10k-labels-idx1-ubyte"),
-        encode_labels(&labels(n_test)),
-    )
-    .unwrap();
+    for (name, bytes) in [
+        (
+            "train-images-idx3-ubyte",
+            encode_images(n_train, &images(n_train)),
+        ),
+        ("train-labels-idx1-ubyte", encode_labels(&labels(n_train))),
+        (
+            "t10k-images-idx3-ubyte",
+            encode_images(n_test, &images(n_test)),
+        ),
+        ("t10k-labels-idx1-ubyte", encode_labels(&labels(n_test))),
+    ] {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
 }
 
 #[test]

@@ -172,11 +172,16 @@ pub fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
 
 /// Fraction of `data` that `model` misclassifies, in evaluation mode, in batches of 1000.
 pub fn error_rate<M: Classifier>(model: &M, data: &Dataset, device: &Device) -> f64 {
-    if data.is_empty() {
+    let (images, labels) = to_tensors(data, device);
+    error_rate_on(model, &images, &labels)
+}
+
+/// [`error_rate`] on images `[n, 784]` and labels `[n]` already on the model's device.
+pub fn error_rate_on<M: Classifier>(model: &M, images: &Tensor<2>, labels: &Tensor<1, Int>) -> f64 {
+    let n = labels.dims()[0];
+    if n == 0 {
         return 0.0;
     }
-    let (images, labels) = to_tensors(data, device);
-    let n = data.len();
     let mut wrong: Option<Tensor<1, Int>> = None;
     for start in (0..n).step_by(1000) {
         let end = (start + 1000).min(n);
@@ -198,6 +203,11 @@ fn epoch_order(n: usize, rng: &mut rand::rngs::StdRng) -> Vec<i64> {
     order.shuffle(rng);
     order
 }
+
+/// The loss of a batch `(model, images [b, 784], labels [b])` and, for classifier stages, the
+/// number of misclassified examples in it (kept on the device).
+type BatchLoss<'a, M> =
+    dyn FnMut(&M, Tensor<2>, Tensor<1, Int>) -> (Tensor<1>, Option<Tensor<1, Int>>) + 'a;
 
 /// The optimizer state of a stage: minibatch steps, or full-batch L-BFGS steps.
 enum Stepper {
@@ -298,7 +308,7 @@ where
 /// One pass of minibatch steps in the given order; `step` counts steps across epochs for the
 /// learning-rate `schedule`.
 #[allow(clippy::too_many_arguments)]
-fn minibatch_epoch<M, L>(
+fn minibatch_epoch<M: Module + Clone>(
     mut model: M,
     optimizer: &mut burn::optim::ModuleOptimizer,
     images: &Tensor<2>,
@@ -308,12 +318,8 @@ fn minibatch_epoch<M, L>(
     step: &mut usize,
     schedule: impl Fn(usize) -> f64,
     observer: &mut dyn TrainObserver,
-    step_loss: &mut L,
-) -> EpochOutcome<M>
-where
-    M: Module + Clone,
-    L: FnMut(&M, Tensor<2>, Tensor<1, Int>) -> (Tensor<1>, Option<Tensor<1, Int>>),
-{
+    step_loss: &mut BatchLoss<'_, M>,
+) -> EpochOutcome<M> {
     let device = images.device();
     let mut loss_sum: Option<Tensor<1>> = None;
     let mut wrong_sum: Option<Tensor<1, Int>> = None;
@@ -348,18 +354,14 @@ where
 }
 
 /// One full-batch L-BFGS step (up to 20 iterations with a strong-Wolfe line search).
-fn full_batch_epoch<M, L>(
+fn full_batch_epoch<M: Module + Clone>(
     model: M,
     lbfgs: &mut burn::optim::LBFGS,
     images: &Tensor<2>,
     labels: &Tensor<1, Int>,
     observer: &mut dyn TrainObserver,
-    step_loss: &mut L,
-) -> EpochOutcome<M>
-where
-    M: Module + Clone,
-    L: FnMut(&M, Tensor<2>, Tensor<1, Int>) -> (Tensor<1>, Option<Tensor<1, Int>>),
-{
+    step_loss: &mut BatchLoss<'_, M>,
+) -> EpochOutcome<M> {
     let mut wrong = None;
     let (model, loss) = lbfgs.step(1.0, model, |m: M| {
         let (loss, w) = step_loss(&m, images.clone(), labels.clone());
@@ -386,6 +388,9 @@ pub fn train_classifier<M: Trainable>(
     let device = model_device(&model)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
     let (images, labels) = to_tensors(train, &device);
+    // Evaluation runs without autodiff; the test set is uploaded there once.
+    let inner = device.clone().inner();
+    let (test_images, test_labels) = to_tensors(test, &inner);
     let (model, epochs) = run_stage(
         "train",
         model,
@@ -407,14 +412,13 @@ pub fn train_classifier<M: Trainable>(
                 .sum();
             (cross_entropy(logits, y) + m.weight_decay(), Some(wrong))
         },
-        |m: &M| Some(error_rate(&m.valid(), test, &device.clone().inner())),
+        |m: &M| Some(error_rate_on(&m.valid(), &test_images, &test_labels)),
     )?;
     let eval = model.valid();
-    let inner = device.inner();
     let report = TrainReport {
         epochs,
         train_error: error_rate(&eval, train, &inner),
-        test_error: error_rate(&eval, test, &inner),
+        test_error: error_rate_on(&eval, &test_images, &test_labels),
         seconds: started.elapsed().as_secs_f64(),
     };
     Ok((model, report))
