@@ -1,0 +1,246 @@
+//! Attack results on disk: `adversarial.safetensors` (named F32 tensors, readable from numpy
+//! and PyTorch) and `summary.json`, each written atomically.
+//!
+//! Tensors, one row per problem (per image; per image and wrong class for `--goal all`):
+//! `x` and `x_adv` `[P, 784]`, `label`, `target` (−1 for untargeted), `success` and
+//! `misclassified` (0/1), `distortion` (the paper's RMS; NaN where the attack failed), `l2`,
+//! `c` (the largest successful `c`; NaN if none) and `evaluations`, all `[P]`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use blindspot_data::write_atomic;
+use blindspot_models::checkpoint::{NamedTensor, decode_safetensors, encode_safetensors};
+use serde::{Deserialize, Serialize};
+
+use crate::attack::{AttackConfig, AttackResult};
+use crate::error::{AttackError, Result};
+use crate::goal::Goal;
+
+/// File name of the tensors.
+pub const ADVERSARIAL_FILE: &str = "adversarial.safetensors";
+/// File name of the summary.
+pub const SUMMARY_FILE: &str = "summary.json";
+
+/// What `summary.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttackSummary {
+    /// The attacked model's name.
+    pub model: String,
+    /// The image split (`train` or `test`).
+    pub split: String,
+    /// The backend it ran on.
+    pub backend: String,
+    /// The attack's settings.
+    pub config: AttackConfig,
+    /// Images attacked.
+    pub images: usize,
+    /// Problems solved (images × targets for `all`).
+    pub problems: usize,
+    /// Share of problems whose goal was reached.
+    pub success_rate: f64,
+    /// Images the model already misclassified (distortion 0).
+    pub misclassified: usize,
+    /// Mean RMS distortion over the successful problems.
+    pub mean_distortion: f64,
+    /// Median RMS distortion over the successful problems.
+    pub median_distortion: f64,
+    /// Mean L2 norm over the successful problems.
+    pub mean_l2: f64,
+    /// For `all`: the mean over images of the smallest distortion over the wrong classes.
+    pub mean_min_distortion: Option<f64>,
+    /// Model evaluations per problem, mean.
+    pub evaluations_per_problem: f64,
+    /// Wall-clock seconds of the attack.
+    pub seconds: f64,
+    /// Images per second.
+    pub images_per_second: f64,
+}
+
+fn mean(v: &[f32]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64
+}
+
+/// The median of a sample (NaN if empty).
+pub fn median(v: &[f32]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f32::total_cmp);
+    let m = s.len() / 2;
+    if s.len() % 2 == 1 {
+        f64::from(s[m])
+    } else {
+        (f64::from(s[m - 1]) + f64::from(s[m])) / 2.0
+    }
+}
+
+impl AttackSummary {
+    /// Summarizes a result.
+    pub fn new(
+        result: &AttackResult,
+        config: &AttackConfig,
+        model: &str,
+        split: &str,
+        backend: &str,
+    ) -> Self {
+        let ok = result.successful_distortions();
+        let l2: Vec<f32> = result
+            .success
+            .iter()
+            .zip(&result.l2)
+            .filter(|(s, _)| **s)
+            .map(|(_, &d)| d)
+            .collect();
+        let images = result
+            .problems
+            .iter()
+            .map(|p| p.image + 1)
+            .max()
+            .unwrap_or(0);
+        let mean_min_distortion = (config.goal == Goal::All).then(|| {
+            let mut best = vec![f32::INFINITY; images];
+            for (p, (&s, &d)) in result
+                .problems
+                .iter()
+                .zip(result.success.iter().zip(&result.distortion))
+            {
+                if s {
+                    best[p.image] = best[p.image].min(d);
+                }
+            }
+            let found: Vec<f32> = best.into_iter().filter(|d| d.is_finite()).collect();
+            mean(&found)
+        });
+        let evals: Vec<f32> = result.evaluations.iter().map(|&e| e as f32).collect();
+        Self {
+            model: model.to_string(),
+            split: split.to_string(),
+            backend: backend.to_string(),
+            config: config.clone(),
+            images,
+            problems: result.problems.len(),
+            success_rate: result.success_rate(),
+            misclassified: result.misclassified.iter().filter(|&&m| m).count(),
+            mean_distortion: mean(&ok),
+            median_distortion: median(&ok),
+            mean_l2: mean(&l2),
+            mean_min_distortion,
+            evaluations_per_problem: mean(&evals),
+            seconds: result.seconds,
+            images_per_second: images as f64 / result.seconds.max(1e-9),
+        }
+    }
+}
+
+fn column(values: Vec<f32>) -> NamedTensor {
+    NamedTensor {
+        shape: vec![values.len()],
+        values,
+    }
+}
+
+fn flag(v: &[bool]) -> NamedTensor {
+    column(v.iter().map(|&b| f32::from(u8::from(b))).collect())
+}
+
+/// Writes `dir/adversarial.safetensors` and `dir/summary.json`. `images` are the attacked
+/// images `[N, dim]` row-major (the `x` of each problem is taken from them).
+pub fn save(
+    dir: &Path,
+    images: &[f32],
+    result: &AttackResult,
+    summary: &AttackSummary,
+) -> Result<()> {
+    let p = result.problems.len();
+    let dim = result.dim;
+    let mut x = Vec::with_capacity(p * dim);
+    for problem in &result.problems {
+        let row = images
+            .get(problem.image * dim..(problem.image + 1) * dim)
+            .ok_or(AttackError::Shape {
+                what: "attacked images",
+                expected: vec![problem.image + 1, dim],
+                found: vec![images.len() / dim.max(1), dim],
+            })?;
+        x.extend_from_slice(row);
+    }
+    let mut tensors = BTreeMap::new();
+    tensors.insert(
+        "x".into(),
+        NamedTensor {
+            shape: vec![p, dim],
+            values: x,
+        },
+    );
+    tensors.insert(
+        "x_adv".into(),
+        NamedTensor {
+            shape: vec![p, dim],
+            values: result.x_adv.clone(),
+        },
+    );
+    tensors.insert(
+        "label".into(),
+        column(result.problems.iter().map(|q| q.label as f32).collect()),
+    );
+    tensors.insert(
+        "target".into(),
+        column(
+            result
+                .problems
+                .iter()
+                .map(|q| q.target.map_or(-1.0, |t| t as f32))
+                .collect(),
+        ),
+    );
+    tensors.insert("success".into(), flag(&result.success));
+    tensors.insert("misclassified".into(), flag(&result.misclassified));
+    tensors.insert("distortion".into(), column(result.distortion.clone()));
+    tensors.insert("l2".into(), column(result.l2.clone()));
+    tensors.insert("c".into(), column(result.c.clone()));
+    tensors.insert(
+        "evaluations".into(),
+        column(result.evaluations.iter().map(|&e| e as f32).collect()),
+    );
+    let metadata = HashMap::from([
+        ("format".to_string(), "blindspot-adversarial".to_string()),
+        ("goal".to_string(), summary.config.goal.to_string()),
+        ("model".to_string(), summary.model.clone()),
+    ]);
+    let bytes = encode_safetensors(&tensors, metadata)?;
+    write_atomic(&dir.join(ADVERSARIAL_FILE), &bytes)?;
+    let json = serde_json::to_vec_pretty(summary).map_err(|e| AttackError::Format {
+        path: dir.join(SUMMARY_FILE),
+        reason: e.to_string(),
+    })?;
+    write_atomic(&dir.join(SUMMARY_FILE), &json)?;
+    Ok(())
+}
+
+/// Reads `dir/adversarial.safetensors` back as named tensors.
+pub fn load_tensors(dir: &Path) -> Result<HashMap<String, NamedTensor>> {
+    let path = dir.join(ADVERSARIAL_FILE);
+    let bytes = std::fs::read(&path).map_err(|source| AttackError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(decode_safetensors(&bytes, &path)?)
+}
+
+/// Reads `dir/summary.json`.
+pub fn load_summary(dir: &Path) -> Result<AttackSummary> {
+    let path = dir.join(SUMMARY_FILE);
+    let bytes = std::fs::read(&path).map_err(|source| AttackError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| AttackError::Format {
+        path,
+        reason: e.to_string(),
+    })
+}
