@@ -3,6 +3,7 @@
 //! Orchestration only: it fetches the data with `blindspot-data` (no Burn) and runs the
 //! `blindspot` CLI through cargo with the right backend feature. Keep it light.
 
+mod bench;
 mod download;
 mod reproduce;
 
@@ -22,8 +23,9 @@ enum Task {
     Download(download::DownloadArgs),
     /// Build the CLI with the backend's feature, fetch the data, run `blindspot reproduce`.
     Reproduce(reproduce::ReproduceArgs),
-    /// Benchmark: seconds per training epoch of n100-100-10 at batch 128 on each CPU backend.
-    Bench(reproduce::BenchArgs),
+    /// Benchmarks (not tests): `bench train` (seconds per epoch), `bench attack` (ours vs peers).
+    #[command(subcommand)]
+    Bench(bench::BenchTask),
 }
 
 fn main() -> anyhow::Result<()> {

@@ -1,5 +1,4 @@
-//! `cargo xtask reproduce` and `cargo xtask bench`: run the `blindspot` CLI through cargo with
-//! the backend's feature.
+//! `cargo xtask reproduce`: run the `blindspot` CLI through cargo with the backend's feature.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -24,7 +23,7 @@ pub enum Backend {
 }
 
 impl Backend {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Backend::Flex => "flex",
             Backend::Ndarray => "ndarray",
@@ -43,7 +42,7 @@ impl Backend {
 }
 
 /// Runs `cargo run --release -p blindspot-cli [features] -- <args>` in the workspace root.
-fn run_cli(backend: Backend, args: &[String]) -> anyhow::Result<()> {
+pub fn run_cli(backend: Backend, args: &[String]) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(project_root())
@@ -106,46 +105,7 @@ impl ReproduceArgs {
     }
 }
 
-/// Options of `cargo xtask bench`.
-#[derive(Args, Debug)]
-pub struct BenchArgs {
-    /// Backends to measure.
-    #[arg(long, value_enum, num_args = 1.., default_values = ["flex", "ndarray"])]
-    pub backends: Vec<Backend>,
-    /// Epochs to time per backend.
-    #[arg(long, default_value_t = 2)]
-    pub epochs: usize,
-    /// Output directory (the table goes to `<out>/bench/`).
-    #[arg(long, default_value = "results")]
-    pub out: PathBuf,
-    #[command(flatten)]
-    pub data: DownloadArgs,
-}
-
-impl BenchArgs {
-    /// Runs `blindspot bench` once per backend.
-    pub fn run(self) -> anyhow::Result<()> {
-        self.data.run()?;
-        for backend in &self.backends {
-            let mut args = vec![
-                "bench".to_owned(),
-                "--backend".into(),
-                backend.name().into(),
-                "--epochs".into(),
-                self.epochs.to_string(),
-                "--out".into(),
-                absolute(&self.out)?.display().to_string(),
-            ];
-            if let Some(dir) = &self.data.data_dir {
-                args.extend(["--data-dir".into(), absolute(dir)?.display().to_string()]);
-            }
-            run_cli(*backend, &args)?;
-        }
-        Ok(())
-    }
-}
-
 /// `path` made absolute against the current directory (the CLI runs in the workspace root).
-fn absolute(path: &std::path::Path) -> anyhow::Result<PathBuf> {
+pub fn absolute(path: &std::path::Path) -> anyhow::Result<PathBuf> {
     std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))
 }

@@ -35,7 +35,8 @@
 //!
 //! **Never trust the solver.** Success is re-checked on the final clipped images with a plain
 //! forward pass; the model is used in evaluation mode ([`Classifier::logits`]). Images the
-//! model already misclassifies are flagged, not attacked, and get distortion 0.
+//! model already misclassifies are flagged; an untargeted goal is reached there at distortion
+//! 0, a target is still attacked unless the model already predicts it.
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -184,7 +185,8 @@ pub struct AttackResult {
     pub x_adv: Vec<f32>,
     /// The goal was reached on the final clipped image (re-checked).
     pub success: Vec<bool>,
-    /// The model already misclassified the clean image (not attacked, distortion 0).
+    /// The model already misclassified the clean image (untargeted: not attacked, distortion 0;
+    /// targeted: attacked unless the prediction is the target).
     pub misclassified: Vec<bool>,
     /// The paper's RMS distortion; NaN where the attack failed.
     pub distortion: Vec<f32>,
@@ -532,7 +534,7 @@ impl LbfgsAttack {
             n
         ];
         let mut active: Vec<usize> = (0..n)
-            .filter(|&i| !misclassified[i] && at_goal[i] < 0.5)
+            .filter(|&i| at_goal[i] < 0.5 && (targeted || !misclassified[i]))
             .collect();
         let mut finished = n - active.len();
         progress(finished);
@@ -631,7 +633,7 @@ impl LbfgsAttack {
             let row = i * dim..(i + 1) * dim;
             let success = ok[i] > 0.5;
             let attacked = search[i].best_d2.is_finite();
-            let (d, l2) = if misclassified[i] || at_goal[i] > 0.5 {
+            let (d, l2) = if at_goal[i] > 0.5 {
                 (0.0, 0.0)
             } else if success && attacked {
                 (

@@ -168,6 +168,17 @@ fn misclassified_images_are_flagged_not_attacked() {
     assert_eq!(result.adversarial(1), &x[784..2 * 784]);
     assert!(result.success[1]);
     assert!(result.distortion[0] > 0.0);
+    // A target is still attacked on a misclassified image (unless it is already predicted).
+    let target = (predicted[1] as usize + 2) % 10;
+    let cfg = AttackConfig {
+        goal: Goal::Target(target),
+        ..AttackConfig::default()
+    };
+    let result = LbfgsAttack::new(cfg)
+        .run(&model, upload(&x, &device), &labels, &mut Quiet)
+        .unwrap();
+    assert!(result.misclassified[1] && result.success[1]);
+    assert!(result.distortion[1] > 0.0);
 }
 
 #[test]
@@ -200,7 +211,13 @@ fn results_round_trip_through_safetensors_and_json() {
         t["label"].values,
         labels.iter().map(|&l| l as f32).collect::<Vec<_>>()
     );
-    assert_eq!(files::load_summary(dir.path()).unwrap(), summary);
+    let loaded = files::load_summary(dir.path()).unwrap();
+    assert_eq!(loaded.config, summary.config);
+    assert_eq!(
+        (loaded.images, loaded.problems),
+        (summary.images, summary.problems)
+    );
+    assert!((loaded.mean_distortion - summary.mean_distortion).abs() < 1e-12);
     assert_eq!(summary.images, 3);
     assert!((summary.success_rate - 1.0).abs() < 1e-12);
 }

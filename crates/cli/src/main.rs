@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Train one of the paper's MNIST models and save it under `<out>/models/<id>/`.
     Train(cmd::train::TrainArgs),
+    /// Adversarial examples for a saved model by box-constrained L-BFGS (section 4.1).
+    Attack(cmd::attack::AttackArgs),
     /// Measure a saved model's error on a split.
     Eval(cmd::eval::EvalArgs),
     /// List the paper's models with their hyper-parameters and the paper's errors.
@@ -35,6 +37,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Train(args) => args.run(),
+        Command::Attack(args) => args.run(),
         Command::Eval(args) => args.run(),
         Command::Models(args) => args.run(),
         Command::Reproduce(args) => args.run(),

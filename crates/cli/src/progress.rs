@@ -83,3 +83,44 @@ impl Drop for TrainProgress {
         }
     }
 }
+
+/// A bar over the attacked problems.
+pub struct AttackProgress {
+    label: String,
+    bar: Option<ProgressBar>,
+}
+
+impl AttackProgress {
+    /// A bar labelled with the model and goal.
+    pub fn new(label: impl Into<String>) -> Self {
+        Self {
+            label: label.into(),
+            bar: None,
+        }
+    }
+}
+
+impl blindspot_attack::AttackObserver for AttackProgress {
+    fn progress(&mut self, finished: usize, total: usize) {
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = ProgressBar::new(total as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix:>22} {bar:30} {pos}/{len} images [{elapsed_precise}<{eta_precise}]",
+                )
+                .expect("the template is valid"),
+            );
+            bar.set_prefix(self.label.clone());
+            bar
+        });
+        bar.set_position(finished as u64);
+    }
+}
+
+impl Drop for AttackProgress {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish();
+        }
+    }
+}

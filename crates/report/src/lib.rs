@@ -3,13 +3,16 @@
 //!
 //! - [`paper`]: the paper's tables as data (`assets/paper_tables.json`).
 //! - [`models`]: Table 1's and Table 3's error columns for the trained models.
+//! - [`distortion`]: Table 1's distortion column from the attack stage.
 //!
 //! This crate has no Burn dependency: it formats numbers that the stages computed.
 #![warn(missing_docs)]
 
+pub mod distortion;
 pub mod models;
 pub mod paper;
 
+pub use distortion::{DistortionResult, render_distortion_section};
 pub use models::{ModelResult, render_models_section};
 pub use paper::PaperTables;
 

@@ -68,7 +68,7 @@ pub fn render_models_section(results: &[ModelResult], paper: &PaperTables) -> St
             r.train_seconds
         ));
     }
-    out.push_str("\nThe distortion column of Table 1 comes with the attack stage.\n\n");
+    out.push_str("\nTable 1's distortion column is in its own section below.\n\n");
     out.push_str("## Table 3: models trained on the disjoint halves P1 and P2\n\n");
     out.push_str(&format!("Paper: *{}*.\n\n", paper.table3.caption));
     out.push_str("| model | error on P1 (ours / paper) | error on P2 (ours / paper) | error on test (ours / paper) | target | meets |\n");

@@ -1,18 +1,26 @@
 //! `blindspot reproduce`: every stage built so far, then the report.
 //!
-//! Stages: data → train every model of Tables 1 and 3 (and FC, conv) → evaluate → report.
-//! A model whose checkpoint carries the fingerprint of the same configuration is not trained
-//! again, so a killed run resumes where it stopped.
+//! Stages: data → train every model of Tables 1 and 3 (and FC, conv) → evaluate → attack the
+//! models of Table 1 (its distortion column) → report. A model whose checkpoint carries the
+//! fingerprint of the same configuration is not trained again, and an attack whose summary
+//! holds the same configuration and image count on an unchanged model is not run again, so a
+//! killed run resumes where it stopped.
 
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
+use blindspot_attack::files::load_summary;
+use blindspot_attack::{AttackConfig, Goal};
 use blindspot_data::{Split, write_atomic};
 use blindspot_models::{ModelRun, Scale, checkpoint, error_rate, run_data};
-use blindspot_report::{ModelResult, PaperTables, render_header, render_models_section};
+use blindspot_report::{
+    DistortionResult, ModelResult, PaperTables, render_distortion_section, render_header,
+    render_models_section,
+};
 use clap::Args;
 
+use crate::cmd::attack::{attack_dir, attack_saved_model};
 use crate::cmd::train::train_and_save;
 use crate::common::CommonArgs;
 
@@ -55,6 +63,7 @@ impl ReproduceArgs {
         let runs = ModelRun::reproduction_set();
 
         let mut results = Vec::new();
+        let mut retrained = Vec::new();
         for run in &runs {
             let t = Instant::now();
             let (train, test) = run_data(run, &mnist, self.scale)?;
@@ -65,6 +74,9 @@ impl ReproduceArgs {
                 .ok()
                 .filter(|m| m.fingerprint == fingerprint);
             let skipped = existing.is_some();
+            if !skipped {
+                retrained.push(run.id());
+            }
             let meta = match existing {
                 Some(meta) => {
                     eprintln!("{}: up to date, skipped ({})", run.id(), dir.display());
@@ -110,8 +122,10 @@ impl ReproduceArgs {
             });
         }
 
+        let distortions = self.attack_stage(&mnist, &retrained, &mut stages)?;
+
         let t = Instant::now();
-        self.write_outputs(&results, &stages)?;
+        self.write_outputs(&results, &distortions, &stages)?;
         stages.push(StageTime {
             stage: "report".into(),
             seconds: t.elapsed().as_secs_f64(),
@@ -137,9 +151,96 @@ impl ReproduceArgs {
         Ok(())
     }
 
-    fn write_outputs(&self, results: &[ModelResult], stages: &[StageTime]) -> anyhow::Result<()> {
+    /// Images attacked per model for Table 1's distortion column.
+    fn attack_images(&self) -> usize {
+        match self.scale {
+            Scale::Smoke => 20,
+            Scale::Default => 300,
+            Scale::Paper => 60_000,
+        }
+    }
+
+    /// Attacks the first N training images of every Table 1 model, untargeted and towards a
+    /// random wrong label.
+    fn attack_stage(
+        &self,
+        mnist: &blindspot_data::Mnist,
+        retrained: &[String],
+        stages: &mut Vec<StageTime>,
+    ) -> anyhow::Result<Vec<DistortionResult>> {
+        let paper = PaperTables::load().context("parsing the embedded paper tables")?;
+        let data = mnist.split(Split::Train);
+        let n = self.attack_images().min(data.len());
+        let images = data.head(n, Split::Train)?;
+        let mut out = Vec::new();
+        for row in &paper.table1.rows {
+            let id = &row.model;
+            let model_dir = self.common.model_dir(id);
+            let mut readings = Vec::new();
+            let t = Instant::now();
+            let mut skipped = true;
+            for goal in [Goal::Untargeted, Goal::Random] {
+                let config = AttackConfig {
+                    goal,
+                    seed: self.seed,
+                    ..AttackConfig::default()
+                };
+                let dir = attack_dir(&self.common.out, id, Split::Train, goal);
+                let summary = match load_summary(&dir) {
+                    Ok(s) if s.config == config && s.images == n && !retrained.contains(id) => {
+                        eprintln!(
+                            "attack {id} {goal}: up to date, skipped ({})",
+                            dir.display()
+                        );
+                        s
+                    }
+                    _ => {
+                        skipped = false;
+                        attack_saved_model(
+                            &model_dir,
+                            &images,
+                            Split::Train,
+                            &config,
+                            &self.common,
+                            &dir,
+                        )?
+                    }
+                };
+                eprintln!(
+                    "attack {id} {goal}: success {:.1}%, mean distortion {:.4}",
+                    100.0 * summary.success_rate,
+                    summary.mean_distortion
+                );
+                readings.push(summary);
+            }
+            out.push(DistortionResult {
+                id: id.clone(),
+                images: n,
+                split: Split::Train.name().into(),
+                untargeted_mean: readings[0].mean_distortion,
+                untargeted_success: readings[0].success_rate,
+                random_mean: readings[1].mean_distortion,
+                random_success: readings[1].success_rate,
+                seconds: readings.iter().map(|s| s.seconds).sum(),
+            });
+            stages.push(StageTime {
+                stage: format!("attack {id}"),
+                seconds: t.elapsed().as_secs_f64(),
+                skipped,
+            });
+        }
+        Ok(out)
+    }
+
+    fn write_outputs(
+        &self,
+        results: &[ModelResult],
+        distortions: &[DistortionResult],
+        stages: &[StageTime],
+    ) -> anyhow::Result<()> {
         let tables = self.common.out.join("tables");
         write_json(&tables.join("models.json"), &results)?;
+        write_json(&tables.join("distortion.json"), &distortions)?;
         let mut csv = String::from(
             "id,model,split,train_error,test_error,p1_error,p2_error,target_test_error,train_seconds,train_examples\n",
         );
@@ -172,6 +273,8 @@ impl ReproduceArgs {
         }
         md += "\n";
         md += &render_models_section(results, &paper);
+        md += "\n";
+        md += &render_distortion_section(distortions, &paper);
         md += "\n## Stage times\n\n| stage | seconds | skipped (up to date) |\n|---|---|---|\n";
         for s in stages {
             md += &format!(

@@ -1,0 +1,152 @@
+//! `blindspot attack`: adversarial examples for a saved model by box-constrained L-BFGS.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use blindspot_attack::files::{self, AttackSummary};
+use blindspot_attack::{AttackConfig, Goal, LbfgsAttack};
+use blindspot_data::{Dataset, IMAGE_PIXELS, Split};
+use blindspot_models::checkpoint;
+use burn::module::Module;
+use burn::prelude::*;
+use clap::Args;
+
+use crate::common::CommonArgs;
+use crate::progress::AttackProgress;
+
+/// Options of `blindspot attack`.
+#[derive(Args, Debug)]
+pub struct AttackArgs {
+    /// Run id under `<out>/models/` (e.g. `softmax1`, `n100-100-10-p1`).
+    #[arg(
+        long,
+        conflicts_with = "model_file",
+        required_unless_present = "model_file"
+    )]
+    pub model: Option<String>,
+    /// A model directory (holding model.safetensors and model.json).
+    #[arg(long)]
+    pub model_file: Option<PathBuf>,
+    /// Images to attack: the first `n` of this split.
+    #[arg(long, default_value = "test")]
+    pub split: Split,
+    /// Number of images.
+    #[arg(long, default_value_t = 100)]
+    pub n: usize,
+    /// `untargeted`, `random` (a seeded wrong label), `all` (every wrong label) or `target:K`.
+    #[arg(long, default_value = "untargeted")]
+    pub goal: Goal,
+    /// Seed of the random targets.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Solver runs per image in the search over c.
+    #[arg(long, default_value_t = AttackConfig::default().search_steps)]
+    pub search_steps: usize,
+    /// Untargeted: rival classes tried per image.
+    #[arg(long, default_value_t = AttackConfig::default().candidates)]
+    pub candidates: usize,
+    /// L-BFGS iterations per solver run at most.
+    #[arg(long, default_value_t = AttackConfig::default().solver.max_iterations)]
+    pub max_iterations: usize,
+    /// Problems per device batch.
+    #[arg(long, default_value_t = AttackConfig::default().batch_size)]
+    pub batch_size: usize,
+    /// Output directory; default `<out>/attacks/<model>/<split>-<goal>`.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+impl AttackArgs {
+    /// Runs the attack and writes its files.
+    pub fn run(self) -> anyhow::Result<()> {
+        let model_dir = match (&self.model_file, &self.model) {
+            (Some(d), _) => d.clone(),
+            (None, Some(id)) => self.common.model_dir(id),
+            (None, None) => anyhow::bail!("give --model or --model-file"),
+        };
+        let config = AttackConfig {
+            goal: self.goal,
+            seed: self.seed,
+            search_steps: self.search_steps,
+            candidates: self.candidates,
+            batch_size: self.batch_size,
+            solver: blindspot_attack::LbfgsbConfig {
+                max_iterations: self.max_iterations,
+                ..AttackConfig::default().solver
+            },
+            ..AttackConfig::default()
+        };
+        let mnist = self.common.mnist()?;
+        let images = mnist.split(self.split).head(self.n, self.split)?;
+        let name = model_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".into());
+        let out = self
+            .dir
+            .clone()
+            .unwrap_or_else(|| attack_dir(&self.common.out, &name, self.split, self.goal));
+        let summary =
+            attack_saved_model(&model_dir, &images, self.split, &config, &self.common, &out)?;
+        println!(
+            "{} ({} {} images, {}): success {:.1}%, mean distortion {:.4}, median {:.4}, {:.1} images/s, {:.0} evaluations/problem -> {}",
+            summary.model,
+            summary.images,
+            summary.split,
+            summary.config.goal,
+            100.0 * summary.success_rate,
+            summary.mean_distortion,
+            summary.median_distortion,
+            summary.images_per_second,
+            summary.evaluations_per_problem,
+            out.display()
+        );
+        Ok(())
+    }
+}
+
+/// `<out>/attacks/<model>/<split>-<goal>` (the goal's `:` becomes `-`).
+pub fn attack_dir(out: &Path, model: &str, split: Split, goal: Goal) -> PathBuf {
+    out.join("attacks")
+        .join(model)
+        .join(format!("{split}-{}", goal.to_string().replace(':', "-")))
+}
+
+/// Loads the model in `model_dir`, attacks `images` with a progress bar, writes
+/// `adversarial.safetensors` and `summary.json` into `out`, and returns the summary.
+pub fn attack_saved_model(
+    model_dir: &Path,
+    images: &Dataset,
+    split: Split,
+    config: &AttackConfig,
+    common: &CommonArgs,
+    out: &Path,
+) -> anyhow::Result<AttackSummary> {
+    let device = common.device()?;
+    let (model, meta) = checkpoint::load(model_dir, &device)
+        .with_context(|| format!("loading {}", model_dir.display()))?;
+    let model = model.valid();
+    let n = images.len();
+    let x = Tensor::<2>::from_data(
+        TensorData::new(images.images.clone(), [n, IMAGE_PIXELS]),
+        &device,
+    );
+    let labels: Vec<usize> = images.labels.iter().map(|&l| usize::from(l)).collect();
+    let mut progress = AttackProgress::new(format!("{} {}", meta.name, config.goal));
+    let result = LbfgsAttack::new(config.clone())
+        .run(&model, x, &labels, &mut progress)
+        .with_context(|| format!("attacking {}", meta.name))?;
+    drop(progress);
+    let summary = AttackSummary::new(
+        &result,
+        config,
+        &meta.name,
+        split.name(),
+        common.backend.name(),
+    );
+    files::save(out, &images.images, &result, &summary)
+        .with_context(|| format!("writing {}", out.display()))?;
+    Ok(summary)
+}
