@@ -4,11 +4,13 @@
 //! - [`paper`]: the paper's tables as data (`assets/paper_tables.json`).
 //! - [`models`]: Table 1's and Table 3's error columns for the trained models.
 //! - [`distortion`]: Table 1's distortion column from the attack stage.
+//! - [`figures`]: Figures 5 and 7 as PNG grids.
 //!
 //! This crate has no Burn dependency: it formats numbers that the stages computed.
 #![warn(missing_docs)]
 
 pub mod distortion;
+pub mod figures;
 pub mod models;
 pub mod paper;
 

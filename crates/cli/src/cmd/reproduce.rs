@@ -10,10 +10,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use blindspot_attack::files::load_summary;
+use blindspot_attack::files::{load_summary, load_tensors};
 use blindspot_attack::{AttackConfig, Goal};
 use blindspot_data::{Split, write_atomic};
 use blindspot_models::{ModelRun, Scale, checkpoint, error_rate, run_data};
+use blindspot_report::figures::{gaussian_noise, grid, save_png};
 use blindspot_report::{
     DistortionResult, ModelResult, PaperTables, render_distortion_section, render_header,
     render_models_section,
@@ -155,7 +156,7 @@ impl ReproduceArgs {
     fn attack_images(&self) -> usize {
         match self.scale {
             Scale::Smoke => 20,
-            Scale::Default => 300,
+            Scale::Default => 1_000,
             Scale::Paper => 60_000,
         }
     }
@@ -179,6 +180,7 @@ impl ReproduceArgs {
             let mut readings = Vec::new();
             let t = Instant::now();
             let mut skipped = true;
+            let mut random_dir = None;
             for goal in [Goal::Untargeted, Goal::Random] {
                 let config = AttackConfig {
                     goal,
@@ -186,6 +188,9 @@ impl ReproduceArgs {
                     ..AttackConfig::default()
                 };
                 let dir = attack_dir(&self.common.out, id, Split::Train, goal);
+                if goal == Goal::Random {
+                    random_dir = Some(dir.clone());
+                }
                 let summary = match load_summary(&dir) {
                     Ok(s) if s.config == config && s.images == n && !retrained.contains(id) => {
                         eprintln!(
@@ -213,6 +218,9 @@ impl ReproduceArgs {
                 );
                 readings.push(summary);
             }
+            if let Some(dir) = random_dir {
+                self.figures(id, &dir)?;
+            }
             out.push(DistortionResult {
                 id: id.clone(),
                 images: n,
@@ -230,6 +238,38 @@ impl ReproduceArgs {
             });
         }
         Ok(out)
+    }
+
+    /// Figure 5 (adversarial examples) and Figure 7's counterpart (Gaussian noise of the same
+    /// RMS) for the first successful random-target examples of a model.
+    fn figures(&self, id: &str, attack: &Path) -> anyhow::Result<()> {
+        const ROWS: usize = 8;
+        let t = load_tensors(attack).with_context(|| format!("reading {}", attack.display()))?;
+        let (x, adv, ok) = (&t["x"], &t["x_adv"], &t["success"]);
+        let dim = x.shape[1];
+        let rows: Vec<(Vec<f32>, Vec<f32>)> = (0..x.shape[0])
+            .filter(|&i| ok.values[i] > 0.5)
+            .take(ROWS)
+            .map(|i| {
+                let r = i * dim..(i + 1) * dim;
+                (x.values[r.clone()].to_vec(), adv.values[r].to_vec())
+            })
+            .collect();
+        let noisy: Vec<(Vec<f32>, Vec<f32>)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, (o, a))| {
+                let rms = blindspot_attack::distortion::rms(o, a);
+                (o.clone(), gaussian_noise(o, rms, self.seed + i as u64))
+            })
+            .collect();
+        let dir = self.common.out.join("report").join("figures");
+        save_png(
+            &grid(&rows, 28, 3)?,
+            &dir.join(format!("{id}-adversarial.png")),
+        )?;
+        save_png(&grid(&noisy, 28, 3)?, &dir.join(format!("{id}-noise.png")))?;
+        Ok(())
     }
 
     fn write_outputs(
@@ -275,6 +315,13 @@ impl ReproduceArgs {
         md += &render_models_section(results, &paper);
         md += "\n";
         md += &render_distortion_section(distortions, &paper);
+        md += "\n## Figures 5 and 7\n\nRandom-target adversarial examples of the training images above (columns: original | difference ×10 around mid-grey | adversarial), and beside them the same images with Gaussian noise of the same RMS distortion (clipped to [0, 1]).\n\n| model | Figure 5: adversarial | Figure 7: noise of the same RMS |\n|---|---|---|\n";
+        for d in distortions {
+            md += &format!(
+                "| {0} | ![{0} adversarial](figures/{0}-adversarial.png) | ![{0} noise](figures/{0}-noise.png) |\n",
+                d.id
+            );
+        }
         md += "\n## Stage times\n\n| stage | seconds | skipped (up to date) |\n|---|---|---|\n";
         for s in stages {
             md += &format!(
