@@ -15,7 +15,7 @@ pub mod models;
 pub mod paper;
 
 pub use distortion::{DistortionResult, render_distortion_section};
-pub use models::{ModelResult, render_models_section};
+pub use models::{LbfgsResult, ModelResult, render_lbfgs_section, render_models_section};
 pub use paper::PaperTables;
 
 /// Formats a fraction as a percentage with two decimals (`0.0164` → `1.64%`).

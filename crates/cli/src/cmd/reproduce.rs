@@ -14,16 +14,20 @@ use blindspot_attack::files::{load_summary, load_tensors};
 use blindspot_attack::{AttackConfig, Goal};
 use blindspot_data::{Split, write_atomic};
 use blindspot_models::{ModelRun, Scale, checkpoint, error_rate, run_data};
+use blindspot_models::{Optimizer, TrainConfig};
 use blindspot_report::figures::{gaussian_noise, grid, save_png};
 use blindspot_report::{
-    DistortionResult, ModelResult, PaperTables, render_distortion_section, render_header,
-    render_models_section,
+    DistortionResult, LbfgsResult, ModelResult, PaperTables, render_distortion_section,
+    render_header, render_lbfgs_section, render_models_section,
 };
 use clap::Args;
 
 use crate::cmd::attack::{attack_dir, attack_saved_model};
 use crate::cmd::train::train_and_save;
 use crate::common::CommonArgs;
+
+/// The models also trained with full-batch L-BFGS.
+const LBFGS_MODELS: [&str; 4] = ["softmax1", "softmax2", "softmax3", "n100-100-10"];
 
 /// Options of `blindspot reproduce`.
 #[derive(Args, Debug)]
@@ -83,7 +87,15 @@ impl ReproduceArgs {
                     eprintln!("{}: up to date, skipped ({})", run.id(), dir.display());
                     meta
                 }
-                None => train_and_save(run, &mnist, self.scale, &config, &device, &self.common)?,
+                None => train_and_save(
+                    run,
+                    &mnist,
+                    self.scale,
+                    &config,
+                    &device,
+                    &self.common,
+                    &dir,
+                )?,
             };
             let (model, _) = checkpoint::load(&dir, &device)
                 .with_context(|| format!("loading {}", dir.display()))?;
@@ -123,10 +135,11 @@ impl ReproduceArgs {
             });
         }
 
+        let lbfgs = self.lbfgs_stage(&mnist, &device, &results, &mut stages)?;
         let distortions = self.attack_stage(&mnist, &retrained, &mut stages)?;
 
         let t = Instant::now();
-        self.write_outputs(&results, &distortions, &stages)?;
+        self.write_outputs(&results, &lbfgs, &distortions, &stages)?;
         stages.push(StageTime {
             stage: "report".into(),
             seconds: t.elapsed().as_secs_f64(),
@@ -150,6 +163,72 @@ impl ReproduceArgs {
             );
         }
         Ok(())
+    }
+
+    /// The paper's optimizer: the softmax models and N100-100-10 trained again with
+    /// full-batch L-BFGS (`--optimizer lbfgs`), saved as `<id>-lbfgs`, errors beside the
+    /// minibatch ones.
+    fn lbfgs_stage(
+        &self,
+        mnist: &blindspot_data::Mnist,
+        device: &burn::tensor::Device,
+        minibatch: &[ModelResult],
+        stages: &mut Vec<StageTime>,
+    ) -> anyhow::Result<Vec<LbfgsResult>> {
+        // One "epoch" is one L-BFGS step of up to 20 iterations on the whole training set.
+        let steps = match self.scale {
+            Scale::Smoke => 2,
+            Scale::Default => 15,
+            Scale::Paper => 50,
+        };
+        let mut out = Vec::new();
+        for run in ModelRun::reproduction_set()
+            .into_iter()
+            .filter(|r| r.split == Split::Train && LBFGS_MODELS.contains(&r.spec.name))
+        {
+            let t = Instant::now();
+            let id = format!("{}-lbfgs", run.id());
+            let (train, test) = run_data(&run, mnist, self.scale)?;
+            let config = TrainConfig {
+                optimizer: Optimizer::Lbfgs,
+                epochs: steps,
+                ..run.train_config(self.scale, self.seed)
+            };
+            let fingerprint = run.fingerprint(&config, train.len(), test.len());
+            let dir = self.common.model_dir(&id);
+            let existing = checkpoint::load_meta(&dir)
+                .ok()
+                .filter(|m| m.fingerprint == fingerprint);
+            let skipped = existing.is_some();
+            let meta = match existing {
+                Some(meta) => meta,
+                None => {
+                    train_and_save(&run, mnist, self.scale, &config, device, &self.common, &dir)?
+                }
+            };
+            let Some(mb) = minibatch.iter().find(|r| r.id == run.id()) else {
+                continue;
+            };
+            eprintln!(
+                "{id}: test error {:.2}% (minibatch {:.2}%)",
+                100.0 * meta.test_error,
+                100.0 * mb.test_error
+            );
+            out.push(LbfgsResult {
+                id: run.id(),
+                minibatch_test_error: mb.test_error,
+                lbfgs_train_error: meta.train_error,
+                lbfgs_test_error: meta.test_error,
+                lbfgs_iterations: 20 * steps,
+                lbfgs_seconds: meta.train_seconds,
+            });
+            stages.push(StageTime {
+                stage: format!("train {id}"),
+                seconds: t.elapsed().as_secs_f64(),
+                skipped,
+            });
+        }
+        Ok(out)
     }
 
     /// Images attacked per model for Table 1's distortion column.
@@ -275,12 +354,14 @@ impl ReproduceArgs {
     fn write_outputs(
         &self,
         results: &[ModelResult],
+        lbfgs: &[LbfgsResult],
         distortions: &[DistortionResult],
         stages: &[StageTime],
     ) -> anyhow::Result<()> {
         let tables = self.common.out.join("tables");
         write_json(&tables.join("models.json"), &results)?;
         write_json(&tables.join("distortion.json"), &distortions)?;
+        write_json(&tables.join("lbfgs.json"), &lbfgs)?;
         let mut csv = String::from(
             "id,model,split,train_error,test_error,p1_error,p2_error,target_test_error,train_seconds,train_examples\n",
         );
@@ -313,6 +394,8 @@ impl ReproduceArgs {
         }
         md += "\n";
         md += &render_models_section(results, &paper);
+        md += "\n";
+        md += &render_lbfgs_section(lbfgs, &paper);
         md += "\n";
         md += &render_distortion_section(distortions, &paper);
         md += "\n## Figures 5 and 7\n\nRandom-target adversarial examples of the training images above (columns: original | difference ×10 around mid-grey | adversarial), and beside them the same images with Gaussian noise of the same RMS distortion (clipped to [0, 1]).\n\n| model | Figure 5: adversarial | Figure 7: noise of the same RMS |\n|---|---|---|\n";

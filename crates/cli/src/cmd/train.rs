@@ -70,7 +70,16 @@ impl TrainArgs {
         }
         config.batch_size = self.batch_size.unwrap_or(config.batch_size);
         config.pretrain_epochs = self.pretrain_epochs.unwrap_or(config.pretrain_epochs);
-        let result = train_and_save(&run, &mnist, self.scale, &config, &device, &self.common)?;
+        let dir = self.common.model_dir(&run.id());
+        let result = train_and_save(
+            &run,
+            &mnist,
+            self.scale,
+            &config,
+            &device,
+            &self.common,
+            &dir,
+        )?;
         println!(
             "{}: train error {:.2}%, test error {:.2}% ({:.0} s) -> {}",
             result.name,
@@ -91,6 +100,7 @@ pub fn train_and_save(
     config: &TrainConfig,
     device: &burn::tensor::Device,
     common: &CommonArgs,
+    dir: &std::path::Path,
 ) -> anyhow::Result<checkpoint::ModelMeta> {
     let mut progress = TrainProgress::new(run.id());
     let (model, meta, _) = fit_run(
@@ -104,7 +114,6 @@ pub fn train_and_save(
     )
     .with_context(|| format!("training {}", run.id()))?;
     drop(progress);
-    let dir = common.model_dir(&run.id());
-    checkpoint::save(&model, &meta, &dir).with_context(|| format!("saving {}", dir.display()))?;
+    checkpoint::save(&model, &meta, dir).with_context(|| format!("saving {}", dir.display()))?;
     Ok(meta)
 }
