@@ -55,3 +55,45 @@ fn wgpu_matches_flex_and_trains() {
         train_classifier(model, &separable(200), &separable(50), &config, &mut Silent).unwrap();
     assert_eq!(report.test_error, 0.0, "{report:?}");
 }
+
+#[test]
+fn the_attack_runs_on_wgpu_and_agrees_with_flex() {
+    use blindspot_attack::{AttackConfig, Goal, LbfgsAttack, Quiet};
+    use burn::module::Module;
+    let cpu = Device::flex();
+    let trainer = cpu.clone().autodiff();
+    trainer.seed(0);
+    let model = model_spec("softmax1")
+        .unwrap()
+        .architecture
+        .init(&trainer)
+        .unwrap();
+    let config = TrainConfig::new()
+        .with_epochs(5)
+        .with_batch_size(20)
+        .with_learning_rate(5e-3);
+    let (model, _) =
+        train_classifier(model, &separable(200), &separable(50), &config, &mut Silent).unwrap();
+    let model = model.valid();
+    let gpu = Device::wgpu(Default::default());
+    let on_gpu = model.clone().to_device(&gpu);
+    let data = separable(4);
+    let labels: Vec<usize> = data.labels.iter().map(|&l| usize::from(l)).collect();
+    let attack = LbfgsAttack::new(AttackConfig {
+        goal: Goal::Untargeted,
+        ..AttackConfig::default()
+    });
+    let upload = |d: &Device| {
+        Tensor::<2>::from_data(TensorData::new(data.images.clone(), [4, IMAGE_PIXELS]), d)
+    };
+    let a = attack
+        .run(&model, upload(&cpu), &labels, &mut Quiet)
+        .unwrap();
+    let b = attack
+        .run(&on_gpu, upload(&gpu), &labels, &mut Quiet)
+        .unwrap();
+    assert_eq!(b.success_rate(), 1.0);
+    for (x, y) in a.distortion.iter().zip(&b.distortion) {
+        assert!((x - y).abs() <= 1e-2 * x, "flex {x} vs wgpu {y}");
+    }
+}
