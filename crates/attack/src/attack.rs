@@ -94,7 +94,7 @@ impl Default for AttackConfig {
             candidates: 3,
             initial_c: 1.0,
             c_factor: 10.0,
-            min_c: 1e-4,
+            min_c: 1e-6,
             max_c: 1e4,
             search_steps: 10,
             c_tolerance: 0.01,
