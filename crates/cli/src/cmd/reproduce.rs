@@ -71,32 +71,12 @@ impl ReproduceArgs {
         let mut retrained = Vec::new();
         for run in &runs {
             let t = Instant::now();
-            let (train, test) = run_data(run, &mnist, self.scale)?;
             let config = run.train_config(self.scale, self.seed);
-            let fingerprint = run.fingerprint(&config, train.len(), test.len());
             let dir = self.common.model_dir(&run.id());
-            let existing = checkpoint::load_meta(&dir)
-                .ok()
-                .filter(|m| m.fingerprint == fingerprint);
-            let skipped = existing.is_some();
+            let (meta, skipped) = self.up_to_date_or_train(run, &mnist, &config, &device, &dir)?;
             if !skipped {
                 retrained.push(run.id());
             }
-            let meta = match existing {
-                Some(meta) => {
-                    eprintln!("{}: up to date, skipped ({})", run.id(), dir.display());
-                    meta
-                }
-                None => train_and_save(
-                    run,
-                    &mnist,
-                    self.scale,
-                    &config,
-                    &device,
-                    &self.common,
-                    &dir,
-                )?,
-            };
             let (model, _) = checkpoint::load(&dir, &device)
                 .with_context(|| format!("loading {}", dir.display()))?;
             let half = |split: Split| -> anyhow::Result<f64> {
@@ -165,6 +145,29 @@ impl ReproduceArgs {
         Ok(())
     }
 
+    /// The checkpoint in `dir` if it records the same configuration (fingerprint), else a
+    /// freshly trained and saved model; `true` when it was up to date.
+    fn up_to_date_or_train(
+        &self,
+        run: &ModelRun,
+        mnist: &blindspot_data::Mnist,
+        config: &TrainConfig,
+        device: &burn::tensor::Device,
+        dir: &Path,
+    ) -> anyhow::Result<(checkpoint::ModelMeta, bool)> {
+        let (train, test) = run_data(run, mnist, self.scale)?;
+        let fingerprint = run.fingerprint(config, train.len(), test.len());
+        if let Some(meta) = checkpoint::load_meta(dir)
+            .ok()
+            .filter(|m| m.fingerprint == fingerprint)
+        {
+            eprintln!("{}: up to date, skipped", dir.display());
+            return Ok((meta, true));
+        }
+        let meta = train_and_save(run, mnist, self.scale, config, device, &self.common, dir)?;
+        Ok((meta, false))
+    }
+
     /// The paper's optimizer: the softmax models and N100-100-10 trained again with
     /// full-batch L-BFGS (`--optimizer lbfgs`), saved as `<id>-lbfgs`, errors beside the
     /// minibatch ones.
@@ -188,24 +191,13 @@ impl ReproduceArgs {
         {
             let t = Instant::now();
             let id = format!("{}-lbfgs", run.id());
-            let (train, test) = run_data(&run, mnist, self.scale)?;
             let config = TrainConfig {
                 optimizer: Optimizer::Lbfgs,
                 epochs: steps,
                 ..run.train_config(self.scale, self.seed)
             };
-            let fingerprint = run.fingerprint(&config, train.len(), test.len());
             let dir = self.common.model_dir(&id);
-            let existing = checkpoint::load_meta(&dir)
-                .ok()
-                .filter(|m| m.fingerprint == fingerprint);
-            let skipped = existing.is_some();
-            let meta = match existing {
-                Some(meta) => meta,
-                None => {
-                    train_and_save(&run, mnist, self.scale, &config, device, &self.common, &dir)?
-                }
-            };
+            let (meta, skipped) = self.up_to_date_or_train(&run, mnist, &config, device, &dir)?;
             let Some(mb) = minibatch.iter().find(|r| r.id == run.id()) else {
                 continue;
             };
