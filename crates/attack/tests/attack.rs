@@ -114,7 +114,7 @@ fn attacking_a_batch_equals_attacking_each_image_alone() {
                 )
                 .unwrap();
             assert_eq!(alone.success[0], together.success[i], "{name}: image {i}");
-            // The solver's rows are bit-for-bit independent (tests/solver.rs); here the
+            // The solver's rows agree to 1e-6 when solved alone (tests/solver.rs); here the
             // model's matrix product may round differently for a batch of 1 and of 5, and the
             // refinement's bisection can flip on such a rounding at the boundary.
             assert!(
