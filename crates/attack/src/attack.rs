@@ -520,10 +520,16 @@ impl LbfgsAttack {
 
         // Clean images: misclassified ones are flagged; goals already reached need nothing.
         let pred = model.logits(x0.clone()).argmax(1);
-        let wrong = host::read(pred.clone().equal(labels).bool_not().float())?;
-        let at_goal = host::read(reached(model, x0.clone(), &goal_int, targeted).float())?;
-        let misclassified: Vec<bool> = wrong.iter().map(|&w| w > 0.5).collect();
-        let mut evaluations = vec![2usize; n];
+        let wrong = pred.clone().equal(labels).bool_not();
+        let goal_now = if targeted {
+            pred.equal(goal_int.clone())
+        } else {
+            wrong.clone()
+        };
+        let flags = host::read(Tensor::cat(vec![wrong.float(), goal_now.float()], 1))?;
+        let misclassified: Vec<bool> = (0..n).map(|i| flags[2 * i] > 0.5).collect();
+        let at_goal: Vec<f32> = (0..n).map(|i| flags[2 * i + 1]).collect();
+        let mut evaluations = vec![1usize; n];
         let mut search = vec![
             Search {
                 c: config.initial_c,

@@ -24,6 +24,24 @@ fn separable(n: usize) -> Dataset {
     Dataset::new(images, (0..n).map(|i| (i % 10) as u8).collect()).unwrap()
 }
 
+/// softmax1 trained on the separable set on `device` (with autodiff), seeded.
+fn trained_softmax1(
+    device: &Device,
+) -> (blindspot_models::AnyModel, blindspot_models::TrainReport) {
+    let device = device.clone().autodiff();
+    device.seed(0);
+    let model = model_spec("softmax1")
+        .unwrap()
+        .architecture
+        .init(&device)
+        .unwrap();
+    let config = TrainConfig::new()
+        .with_epochs(5)
+        .with_batch_size(20)
+        .with_learning_rate(5e-3);
+    train_classifier(model, &separable(200), &separable(50), &config, &mut Silent).unwrap()
+}
+
 #[test]
 fn wgpu_matches_flex_and_trains() {
     let gpu = Device::wgpu(Default::default());
@@ -40,19 +58,7 @@ fn wgpu_matches_flex_and_trains() {
         let b = on_gpu.logits(x_gpu).into_data();
         a.assert_approx_eq::<f32>(&b, burn::tensor::Tolerance::absolute(1e-3));
     }
-    let device = gpu.autodiff();
-    device.seed(0);
-    let model = model_spec("softmax1")
-        .unwrap()
-        .architecture
-        .init(&device)
-        .unwrap();
-    let config = TrainConfig::new()
-        .with_epochs(5)
-        .with_batch_size(20)
-        .with_learning_rate(5e-3);
-    let (_, report) =
-        train_classifier(model, &separable(200), &separable(50), &config, &mut Silent).unwrap();
+    let (_, report) = trained_softmax1(&gpu);
     assert_eq!(report.test_error, 0.0, "{report:?}");
 }
 
@@ -61,20 +67,7 @@ fn the_attack_runs_on_wgpu_and_agrees_with_flex() {
     use blindspot_attack::{AttackConfig, Goal, LbfgsAttack, Quiet};
     use burn::module::Module;
     let cpu = Device::flex();
-    let trainer = cpu.clone().autodiff();
-    trainer.seed(0);
-    let model = model_spec("softmax1")
-        .unwrap()
-        .architecture
-        .init(&trainer)
-        .unwrap();
-    let config = TrainConfig::new()
-        .with_epochs(5)
-        .with_batch_size(20)
-        .with_learning_rate(5e-3);
-    let (model, _) =
-        train_classifier(model, &separable(200), &separable(50), &config, &mut Silent).unwrap();
-    let model = model.valid();
+    let model = trained_softmax1(&cpu).0.valid();
     let gpu = Device::wgpu(Default::default());
     let on_gpu = model.clone().to_device(&gpu);
     let data = separable(4);

@@ -230,48 +230,46 @@ impl Ledger {
         }
     }
 
-    /// Records that the local rows `done` of `w` stopped for the given reasons, and removes them.
-    fn retire(&mut self, w: &mut Working, done: &[(usize, Termination)]) {
+    /// Records that the local rows `done` of `w` stopped for the given reasons, with their
+    /// current points; `w` is left as it is.
+    fn record(&mut self, w: &Working, done: &[(usize, Termination)]) {
         if done.is_empty() {
             return;
         }
-        let device = w.x.device();
         let local: Vec<usize> = done.iter().map(|&(i, _)| i).collect();
         let global: Vec<usize> = local.iter().map(|&i| w.rows[i]).collect();
         for (&(_, why), &g) in done.iter().zip(&global) {
             self.termination[g] = Some(why);
         }
-        let x = w.x.clone().select(0, host::indices(&local, &device));
+        let x = w.x.clone().select(0, host::indices(&local, &w.x.device()));
         self.finished.push((global, x));
-        let keep: Vec<usize> = (0..w.rows.len()).filter(|i| !local.contains(i)).collect();
+    }
+
+    /// [`record`](Self::record)s the rows `done` and removes them from `w`.
+    fn retire(&mut self, w: &mut Working, done: &[(usize, Termination)]) {
+        if done.is_empty() {
+            return;
+        }
+        self.record(w, done);
+        let keep: Vec<usize> = (0..w.rows.len())
+            .filter(|i| !done.iter().any(|&(j, _)| j == *i))
+            .collect();
         w.select(&keep);
     }
 }
 
-/// Coordinates held at a bound: on the bound with the gradient pushing outward. `[n, D]`, 1 =
-/// held.
-fn held(x: &Tensor<2>, g: &Tensor<2>, bounds: Bounds) -> Tensor<2, Bool> {
+/// Coordinates on a bound that `step` points out of the box (`x = lo, step < 0` or
+/// `x = hi, step > 0`), `[n, D]`. With `step = −∇f` these are the coordinates held at their
+/// bound; with a search direction, the components that would leave the box at once.
+fn pushes_out(x: &Tensor<2>, step: Tensor<2>, bounds: Bounds) -> Tensor<2, Bool> {
     let at_lo = x
         .clone()
         .lower_equal_elem(bounds.lo)
-        .bool_and(g.clone().greater_elem(0.0));
+        .bool_and(step.clone().lower_elem(0.0));
     let at_hi = x
         .clone()
         .greater_equal_elem(bounds.hi)
-        .bool_and(g.clone().lower_elem(0.0));
-    at_lo.bool_or(at_hi)
-}
-
-/// Coordinates where the step `d` leaves the box at once. `[n, D]`, 1 = leaves.
-fn leaving(x: &Tensor<2>, d: &Tensor<2>, bounds: Bounds) -> Tensor<2, Bool> {
-    let at_lo = x
-        .clone()
-        .lower_equal_elem(bounds.lo)
-        .bool_and(d.clone().lower_elem(0.0));
-    let at_hi = x
-        .clone()
-        .greater_equal_elem(bounds.hi)
-        .bool_and(d.clone().greater_elem(0.0));
+        .bool_and(step.greater_elem(0.0));
     at_lo.bool_or(at_hi)
 }
 
@@ -389,10 +387,12 @@ pub fn minimize<O: BatchObjective>(
         let n = w.rows.len();
 
         // Direction d = −P H P ∇f, restricted to moves that stay in the box.
-        let free = held(&w.x, &w.g, bounds).bool_not().float();
+        let free = pushes_out(&w.x, w.g.clone().neg(), bounds)
+            .bool_not()
+            .float();
         let q = w.g.clone() * free.clone();
         let d = w.history.apply(q.clone(), w.gamma.clone()).neg() * free;
-        let d = d.clone() * leaving(&w.x, &d, bounds).bool_not().float();
+        let d = d.clone() * pushes_out(&w.x, d, bounds).bool_not().float();
         let dg = dot(d.clone(), w.g.clone());
         let bad = dg
             .clone()
@@ -481,27 +481,17 @@ pub fn minimize<O: BatchObjective>(
             .map(|&i| (i, Termination::LineSearchFailed))
             .collect();
 
-        // The accepted rows become the new working set, in the order they were accepted.
+        // Failed rows keep their last point; the accepted rows become the new working set, in
+        // the order they were accepted.
+        ledger.record(&w, &failed);
         let order: Vec<usize> = accepted.iter().flat_map(|(l, ..)| l.clone()).collect();
+        w.select(&order);
         if order.is_empty() {
-            ledger.retire(&mut w, &failed);
             continue;
         }
         let x_new = Tensor::cat(accepted.iter().map(|a| a.1.clone()).collect(), 0);
         let f_new = Tensor::cat(accepted.iter().map(|a| a.2.clone()).collect(), 0);
         let g_new = Tensor::cat(accepted.into_iter().map(|a| a.3).collect(), 0);
-        // Failed rows keep their last point; they are retired before the set is reordered.
-        if !failed.is_empty() {
-            let device = w.x.device();
-            let local: Vec<usize> = failed.iter().map(|&(i, _)| i).collect();
-            let global: Vec<usize> = local.iter().map(|&i| w.rows[i]).collect();
-            for &g in &global {
-                ledger.termination[g] = Some(Termination::LineSearchFailed);
-            }
-            let x = w.x.clone().select(0, host::indices(&local, &device));
-            ledger.finished.push((global, x));
-        }
-        w.select(&order);
 
         // Curvature pair and the relative-decrease test.
         let s = x_new.clone() - w.x.clone();
