@@ -49,3 +49,29 @@ impl CommonArgs {
         self.out.join("models").join(id)
     }
 }
+
+/// Which saved model a subcommand reads: a run id under `<out>/models/`, or a directory.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Run id under `<out>/models/` (e.g. `softmax1`, `n100-100-10-p1`).
+    #[arg(
+        long,
+        conflicts_with = "model_file",
+        required_unless_present = "model_file"
+    )]
+    pub model: Option<String>,
+    /// A model directory (holding model.safetensors and model.json).
+    #[arg(long, alias = "model-dir")]
+    pub model_file: Option<PathBuf>,
+}
+
+impl ModelArgs {
+    /// The model directory.
+    pub fn dir(&self, common: &CommonArgs) -> anyhow::Result<PathBuf> {
+        match (&self.model_file, &self.model) {
+            (Some(d), _) => Ok(d.clone()),
+            (None, Some(id)) => Ok(common.model_dir(id)),
+            (None, None) => anyhow::bail!("give --model or --model-file"),
+        }
+    }
+}

@@ -11,22 +11,14 @@ use burn::module::Module;
 use burn::prelude::*;
 use clap::Args;
 
-use crate::common::CommonArgs;
+use crate::common::{CommonArgs, ModelArgs};
 use crate::progress::AttackProgress;
 
 /// Options of `blindspot attack`.
 #[derive(Args, Debug)]
 pub struct AttackArgs {
-    /// Run id under `<out>/models/` (e.g. `softmax1`, `n100-100-10-p1`).
-    #[arg(
-        long,
-        conflicts_with = "model_file",
-        required_unless_present = "model_file"
-    )]
-    pub model: Option<String>,
-    /// A model directory (holding model.safetensors and model.json).
-    #[arg(long)]
-    pub model_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub which: ModelArgs,
     /// Images to attack: the first `n` of this split.
     #[arg(long, default_value = "test")]
     pub split: Split,
@@ -61,11 +53,7 @@ pub struct AttackArgs {
 impl AttackArgs {
     /// Runs the attack and writes its files.
     pub fn run(self) -> anyhow::Result<()> {
-        let model_dir = match (&self.model_file, &self.model) {
-            (Some(d), _) => d.clone(),
-            (None, Some(id)) => self.common.model_dir(id),
-            (None, None) => anyhow::bail!("give --model or --model-file"),
-        };
+        let model_dir = self.which.dir(&self.common)?;
         let config = AttackConfig {
             goal: self.goal,
             seed: self.seed,
