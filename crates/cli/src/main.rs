@@ -30,6 +30,8 @@ enum Command {
     Models(cmd::models::ModelsArgs),
     /// Benchmark: seconds per training epoch of a model on the chosen backend.
     Bench(cmd::bench::BenchArgs),
+    /// Tables 2–4: transfer of adversarial examples across models and training sets.
+    Transfer(cmd::transfer::TransferArgs),
     /// Run every stage (training and evaluating all models) and write the report.
     Reproduce(cmd::reproduce::ReproduceArgs),
 }
@@ -41,6 +43,7 @@ fn main() -> anyhow::Result<()> {
         Command::Eval(args) => args.run(),
         Command::Models(args) => args.run(),
         Command::Reproduce(args) => args.run(),
+        Command::Transfer(args) => args.run(),
         Command::Bench(args) => args.run(),
     }
 }

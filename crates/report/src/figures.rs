@@ -2,7 +2,8 @@
 //! shifted to mid-grey (clamped) | changed image.
 //!
 //! Figure 5 shows adversarial examples; Figure 7's counterpart shows the same images with
-//! Gaussian noise of the same RMS distortion (added, then clipped to `[0, 1]`).
+//! Gaussian noise of the same RMS distortion (added, then clipped to `[0, 1]`). [`heatmap`]
+//! draws the error matrices of Tables 2 and 4.
 //!
 //! The PNG encoder is the few lines an 8-bit grayscale image needs, on `flate2` (zlib and
 //! CRC-32), which the workspace already builds. The `image` crate would do it too, but adding
@@ -148,21 +149,38 @@ pub fn grid(
     Ok(img)
 }
 
-/// `original` plus seeded Gaussian noise whose RMS (before clipping) is `rms`, clipped to
-/// `[0, 1]`.
-pub fn gaussian_noise(original: &[f32], rms: f32, seed: u64) -> Vec<f32> {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    // Box–Muller: two uniforms give one standard normal.
-    let mut normal = move || {
-        let u: f32 = rng.random::<f32>().max(f32::MIN_POSITIVE);
-        let v: f32 = rng.random();
-        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
-    };
-    original
-        .iter()
-        .map(|&x| (x + rms.max(0.0) * normal()).clamp(0.0, 1.0))
-        .collect()
+/// A heatmap of a `rows × columns` matrix of values in `[0, 1]` (error rates): each cell a
+/// `cell × cell` square, white for 0 and black for 1, NaN as mid-grey with a white dot.
+pub fn heatmap(values: &[Vec<f64>], cell: u32) -> Result<GrayImage, FigureError> {
+    let columns = values.first().map_or(0, Vec::len);
+    if let Some(bad) = values.iter().find(|r| r.len() != columns) {
+        return Err(FigureError::Shape {
+            expected: columns,
+            found: bad.len(),
+        });
+    }
+    let width = columns as u32 * (cell + 1) + 1;
+    let height = values.len() as u32 * (cell + 1) + 1;
+    let mut img = GrayImage::filled(width, height, 255);
+    for (r, row) in values.iter().enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            let level = if v.is_finite() {
+                (255.0 * (1.0 - v.clamp(0.0, 1.0))).round() as u8
+            } else {
+                128
+            };
+            let (x0, y0) = (1 + c as u32 * (cell + 1), 1 + r as u32 * (cell + 1));
+            for dy in 0..cell {
+                for dx in 0..cell {
+                    img.put(x0 + dx, y0 + dy, level);
+                }
+            }
+            if !v.is_finite() && cell > 2 {
+                img.put(x0 + cell / 2, y0 + cell / 2, 255);
+            }
+        }
+    }
+    Ok(img)
 }
 
 /// Writes the grid as a PNG, atomically (temporary file, then rename).
@@ -216,12 +234,12 @@ mod tests {
     }
 
     #[test]
-    fn noise_has_the_requested_rms_and_stays_in_the_box() {
-        let x = vec![0.5; 10_000];
-        let y = gaussian_noise(&x, 0.05, 1);
-        let rms = (y.iter().map(|v| (v - 0.5).powi(2)).sum::<f32>() / 1e4).sqrt();
-        assert!((rms - 0.05).abs() < 0.003, "{rms}");
-        assert!(y.iter().all(|v| (0.0..=1.0).contains(v)));
-        assert_eq!(y, gaussian_noise(&x, 0.05, 1));
+    fn heatmap_is_black_for_one_white_for_zero() {
+        let img = heatmap(&[vec![1.0, 0.0], vec![0.5, f64::NAN]], 4).unwrap();
+        assert_eq!((img.width(), img.height()), (11, 11));
+        assert_eq!(img.get(1, 1), 0);
+        assert_eq!(img.get(6, 1), 255);
+        assert_eq!(img.get(1, 6), 128);
+        assert!(heatmap(&[vec![1.0], vec![0.0, 1.0]], 4).is_err());
     }
 }

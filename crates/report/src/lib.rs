@@ -5,6 +5,7 @@
 //! - [`models`]: Table 1's and Table 3's error columns for the trained models.
 //! - [`distortion`]: Table 1's distortion column from the attack stage.
 //! - [`figures`]: Figures 5 and 7 as PNG grids.
+//! - [`transfer`]: Tables 2–4, error matrices of adversarial examples across models.
 //!
 //! This crate has no Burn dependency: it formats numbers that the stages computed.
 #![warn(missing_docs)]
@@ -13,10 +14,12 @@ pub mod distortion;
 pub mod figures;
 pub mod models;
 pub mod paper;
+pub mod transfer;
 
 pub use distortion::{DistortionResult, render_distortion_section};
 pub use models::{LbfgsResult, ModelResult, render_lbfgs_section, render_models_section};
 pub use paper::PaperTables;
+pub use transfer::{TransferResults, TransferTable, render_transfer_section};
 
 /// Formats a fraction as a percentage with two decimals (`0.0164` → `1.64%`).
 pub fn percent(x: f64) -> String {

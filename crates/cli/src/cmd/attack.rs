@@ -138,3 +138,37 @@ pub fn attack_saved_model(
         .with_context(|| format!("writing {}", out.display()))?;
     Ok(summary)
 }
+
+/// The summary of the attack in `<out>/attacks/<model>/<split>-<goal>` when it holds the same
+/// configuration and image count and `model` is not in `retrained`; otherwise runs the attack
+/// on `images` and writes it there. Returns the summary, the directory, and `true` when it was
+/// up to date.
+pub fn up_to_date_or_attack(
+    model: &str,
+    images: &Dataset,
+    split: Split,
+    config: &AttackConfig,
+    common: &CommonArgs,
+    retrained: &[String],
+) -> anyhow::Result<(AttackSummary, PathBuf, bool)> {
+    let dir = attack_dir(&common.out, model, split, config.goal);
+    match files::load_summary(&dir) {
+        Ok(s)
+            if s.config == *config
+                && s.images == images.len()
+                && !retrained.iter().any(|r| r == model) =>
+        {
+            eprintln!(
+                "attack {model} {}: up to date, skipped ({})",
+                config.goal,
+                dir.display()
+            );
+            Ok((s, dir, true))
+        }
+        _ => {
+            let model_dir = common.model_dir(model);
+            let s = attack_saved_model(&model_dir, images, split, config, common, &dir)?;
+            Ok((s, dir, false))
+        }
+    }
+}

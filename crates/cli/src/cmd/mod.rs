@@ -6,3 +6,4 @@ pub mod eval;
 pub mod models;
 pub mod reproduce;
 pub mod train;
+pub mod transfer;

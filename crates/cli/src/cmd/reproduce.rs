@@ -1,7 +1,8 @@
 //! `blindspot reproduce`: every stage built so far, then the report.
 //!
 //! Stages: data → train every model of Tables 1 and 3 (and FC, conv) → evaluate → attack the
-//! models of Table 1 (its distortion column) → report. A model whose checkpoint carries the
+//! models of Table 1 (its distortion column) → transfer (Tables 2–4, with the attacks of the
+//! test set they need and, with `--seeds K`, models trained with more seeds) → report. A model whose checkpoint carries the
 //! fingerprint of the same configuration is not trained again, and an attack whose summary
 //! holds the same configuration and image count on an unchanged model is not run again, so a
 //! killed run resumes where it stopped.
@@ -10,20 +11,23 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use blindspot_attack::files::{load_summary, load_tensors};
+use blindspot_attack::files::load_tensors;
 use blindspot_attack::{AttackConfig, Goal};
 use blindspot_data::{Split, write_atomic};
 use blindspot_models::{ModelRun, Scale, checkpoint, error_rate, run_data};
 use blindspot_models::{Optimizer, TrainConfig};
-use blindspot_report::figures::{gaussian_noise, grid, save_png};
+use blindspot_report::figures::{grid, save_png};
 use blindspot_report::{
-    DistortionResult, LbfgsResult, ModelResult, PaperTables, render_distortion_section,
-    render_header, render_lbfgs_section, render_models_section,
+    DistortionResult, LbfgsResult, ModelResult, PaperTables, TransferResults,
+    render_distortion_section, render_header, render_lbfgs_section, render_models_section,
+    render_transfer_section,
 };
+use blindspot_transfer::gaussian_noise;
 use clap::Args;
 
-use crate::cmd::attack::{attack_dir, attack_saved_model};
+use crate::cmd::attack::up_to_date_or_attack;
 use crate::cmd::train::train_and_save;
+use crate::cmd::transfer::{TransferPlan, seeded_id, transfer_stage};
 use crate::common::CommonArgs;
 
 /// The models also trained with full-batch L-BFGS.
@@ -38,6 +42,10 @@ pub struct ReproduceArgs {
     /// Seed of every model.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Seeds of the models of Tables 2–4 (extra seeds are saved as `<id>-s<k>`); the tables
+    /// report mean ± std over them. Default: 1, or 3 at paper scale.
+    #[arg(long)]
+    pub seeds: Option<usize>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -115,11 +123,28 @@ impl ReproduceArgs {
             });
         }
 
+        let paper = PaperTables::load().context("parsing the embedded paper tables")?;
+        let plan = TransferPlan {
+            train_images: self.attack_images(),
+            test_images: self.attack_test_images(),
+            seeds: self.seeds(),
+            seed: self.seed,
+            half_subset: self.scale.train_subset(),
+            ..TransferPlan::paper(&paper)?
+        };
+        self.extra_seeds(&plan, &mnist, &device, &mut retrained, &mut stages)?;
         let lbfgs = self.lbfgs_stage(&mnist, &device, &results, &mut stages)?;
         let distortions = self.attack_stage(&mnist, &retrained, &mut stages)?;
+        let t = Instant::now();
+        let transfer = transfer_stage(&plan, &mnist, &self.common, &retrained)?;
+        stages.push(StageTime {
+            stage: format!("transfer ({} seeds)", plan.seeds),
+            seconds: t.elapsed().as_secs_f64(),
+            skipped: false,
+        });
 
         let t = Instant::now();
-        self.write_outputs(&results, &lbfgs, &distortions, &stages)?;
+        self.write_outputs(&results, &lbfgs, &distortions, &transfer, &stages)?;
         stages.push(StageTime {
             stage: "report".into(),
             seconds: t.elapsed().as_secs_f64(),
@@ -166,6 +191,49 @@ impl ReproduceArgs {
         }
         let meta = train_and_save(run, mnist, self.scale, config, device, &self.common, dir)?;
         Ok((meta, false))
+    }
+
+    /// Number of seeds of the transfer tables.
+    fn seeds(&self) -> usize {
+        self.seeds.unwrap_or(match self.scale {
+            Scale::Paper => 3,
+            _ => 1,
+        })
+    }
+
+    /// Trains the models of Tables 2–4 with seeds `seed + 1 … seed + K − 1`, saved as
+    /// `<id>-s<k>`.
+    fn extra_seeds(
+        &self,
+        plan: &TransferPlan,
+        mnist: &blindspot_data::Mnist,
+        device: &burn::tensor::Device,
+        retrained: &mut Vec<String>,
+        stages: &mut Vec<StageTime>,
+    ) -> anyhow::Result<()> {
+        for k in 1..plan.seeds {
+            for run in ModelRun::reproduction_set().into_iter().filter(|r| {
+                let id = r.id();
+                plan.table2_models.contains(&id) || plan.table4_models.contains(&id)
+            }) {
+                let t = Instant::now();
+                let id = seeded_id(&run.id(), k);
+                let config = run.train_config(self.scale, self.seed + k as u64);
+                let dir = self.common.model_dir(&id);
+                let (meta, skipped) =
+                    self.up_to_date_or_train(&run, mnist, &config, device, &dir)?;
+                if !skipped {
+                    retrained.push(id.clone());
+                }
+                eprintln!("{id}: test error {:.2}%", 100.0 * meta.test_error);
+                stages.push(StageTime {
+                    stage: format!("train {id}"),
+                    seconds: t.elapsed().as_secs_f64(),
+                    skipped,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The paper's optimizer: the softmax models and N100-100-10 trained again with
@@ -232,6 +300,15 @@ impl ReproduceArgs {
         }
     }
 
+    /// Test images attacked per model for Tables 3 and 4.
+    fn attack_test_images(&self) -> usize {
+        match self.scale {
+            Scale::Smoke => 20,
+            Scale::Default => 1_000,
+            Scale::Paper => 10_000,
+        }
+    }
+
     /// Attacks the first N training images of every Table 1 model, untargeted and towards a
     /// random wrong label.
     fn attack_stage(
@@ -247,7 +324,6 @@ impl ReproduceArgs {
         let mut out = Vec::new();
         for row in &paper.table1.rows {
             let id = &row.model;
-            let model_dir = self.common.model_dir(id);
             let mut readings = Vec::new();
             let t = Instant::now();
             let mut skipped = true;
@@ -258,30 +334,18 @@ impl ReproduceArgs {
                     seed: self.seed,
                     ..AttackConfig::default()
                 };
-                let dir = attack_dir(&self.common.out, id, Split::Train, goal);
+                let (summary, dir, up_to_date) = up_to_date_or_attack(
+                    id,
+                    &images,
+                    Split::Train,
+                    &config,
+                    &self.common,
+                    retrained,
+                )?;
+                skipped &= up_to_date;
                 if goal == Goal::Random {
-                    random_dir = Some(dir.clone());
+                    random_dir = Some(dir);
                 }
-                let summary = match load_summary(&dir) {
-                    Ok(s) if s.config == config && s.images == n && !retrained.contains(id) => {
-                        eprintln!(
-                            "attack {id} {goal}: up to date, skipped ({})",
-                            dir.display()
-                        );
-                        s
-                    }
-                    _ => {
-                        skipped = false;
-                        attack_saved_model(
-                            &model_dir,
-                            &images,
-                            Split::Train,
-                            &config,
-                            &self.common,
-                            &dir,
-                        )?
-                    }
-                };
                 eprintln!(
                     "attack {id} {goal}: success {:.1}%, mean distortion {:.4}",
                     100.0 * summary.success_rate,
@@ -348,6 +412,7 @@ impl ReproduceArgs {
         results: &[ModelResult],
         lbfgs: &[LbfgsResult],
         distortions: &[DistortionResult],
+        transfer: &TransferResults,
         stages: &[StageTime],
     ) -> anyhow::Result<()> {
         let tables = self.common.out.join("tables");
@@ -397,6 +462,8 @@ impl ReproduceArgs {
                 d.id
             );
         }
+        md += "\n";
+        md += &render_transfer_section(transfer, &paper);
         md += "\n## Stage times\n\n| stage | seconds | skipped (up to date) |\n|---|---|---|\n";
         for s in stages {
             md += &format!(

@@ -1,0 +1,375 @@
+//! `blindspot transfer`: Tables 2–4 — how often adversarial examples made for one model fool
+//! the others, beside Gaussian noise, over one or more seeds.
+//!
+//! Reads the trained models under `<out>/models/` (seed `k > 0` as `<id>-s<k>`), runs the
+//! attacks they still lack (train images for Table 2, test images for Tables 3–4; random wrong
+//! target and untargeted), and writes `<out>/tables/table{2,3,4}*.{csv,json}` and heatmaps
+//! under `<out>/report/figures/`.
+
+use std::path::Path;
+
+use anyhow::Context;
+use blindspot_attack::files::{AttackSummary, load_tensors};
+use blindspot_attack::{AttackConfig, Goal};
+use blindspot_data::{Dataset, Mnist, Split, write_atomic};
+use blindspot_models::{AnyModel, checkpoint, error_rate};
+use blindspot_report::figures::{heatmap, save_png};
+use blindspot_report::transfer::{CrossTrainingRow, MeanStd, TransferResults, TransferTable};
+use blindspot_report::{PaperTables, render_transfer_section};
+use blindspot_transfer::{ExampleSet, aggregate, error_matrix};
+use burn::tensor::Device;
+use clap::Args;
+
+use crate::cmd::attack::up_to_date_or_attack;
+use crate::common::CommonArgs;
+
+/// Options of `blindspot transfer`.
+#[derive(Args, Debug)]
+pub struct TransferArgs {
+    /// Table 2: the first N training images, attacked for every model of Table 1.
+    #[arg(long, default_value_t = 1_000)]
+    pub n_train: usize,
+    /// Tables 3–4: the first N test images, attacked for M1, M1′ and M2.
+    #[arg(long, default_value_t = 1_000)]
+    pub n_test: usize,
+    /// Seeds: 1 uses the models `<id>`; K also `<id>-s1` … `<id>-s{K-1}` (trained by
+    /// `blindspot reproduce --seeds K`).
+    #[arg(long, default_value_t = 1)]
+    pub seeds: usize,
+    /// Seed of the attacks' random targets and of the noise rows.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+impl TransferArgs {
+    /// Computes Tables 2–4 and writes their files; prints the Markdown section.
+    pub fn run(self) -> anyhow::Result<()> {
+        let paper = PaperTables::load().context("parsing the embedded paper tables")?;
+        let plan = TransferPlan {
+            train_images: self.n_train,
+            test_images: self.n_test,
+            seeds: self.seeds,
+            seed: self.seed,
+            half_subset: None,
+            ..TransferPlan::paper(&paper)?
+        };
+        let mnist = self.common.mnist()?;
+        let results = transfer_stage(&plan, &mnist, &self.common, &[])?;
+        println!("{}", render_transfer_section(&results, &paper));
+        Ok(())
+    }
+}
+
+/// What the transfer stage reads and computes.
+#[derive(Debug, Clone)]
+pub struct TransferPlan {
+    /// The models of Table 2 (the six of Table 1), by run id.
+    pub table2_models: Vec<String>,
+    /// The models of Tables 3–4 (M1, M1′, M2), by run id.
+    pub table4_models: Vec<String>,
+    /// Table 2: the first N training images.
+    pub train_images: usize,
+    /// Tables 3–4: the first N test images.
+    pub test_images: usize,
+    /// Number of seeds (models `<id>`, `<id>-s1`, …).
+    pub seeds: usize,
+    /// Seed of the attacks' random targets and of the noise.
+    pub seed: u64,
+    /// P1 and P2 examples on which Table 3's errors are measured (`None`: all 30,000).
+    pub half_subset: Option<usize>,
+}
+
+impl TransferPlan {
+    /// The paper's rows and columns, 1,000 images, one seed.
+    pub fn paper(paper: &PaperTables) -> anyhow::Result<Self> {
+        let columns = |table: &str| -> anyhow::Result<Vec<String>> {
+            paper
+                .other
+                .get(table)
+                .and_then(|t| t.get("columns"))
+                .and_then(|c| c.as_array())
+                .map(|c| {
+                    c.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .with_context(|| format!("the paper's {table} has no columns"))
+        };
+        Ok(Self {
+            table2_models: columns("table2")?,
+            table4_models: columns("table4")?,
+            train_images: 1_000,
+            test_images: 1_000,
+            seeds: 1,
+            seed: 0,
+            half_subset: None,
+        })
+    }
+}
+
+/// The run id of `id` for seed index `k` (`id` itself for `k = 0`, else `<id>-s<k>`).
+pub fn seeded_id(id: &str, k: usize) -> String {
+    if k == 0 {
+        id.to_owned()
+    } else {
+        format!("{id}-s{k}")
+    }
+}
+
+/// One seed's matrices and Table 3 rows.
+struct SeedTables {
+    table2: TransferTable,
+    table2_untargeted: TransferTable,
+    table4: TransferTable,
+    table4_untargeted: TransferTable,
+    table3: Vec<[f64; 5]>,
+}
+
+/// Runs the missing attacks, computes Tables 2–4 for every seed, aggregates them, and writes
+/// the CSV, JSON and heatmap files. `retrained` lists models trained in this run, whose
+/// attacks are stale.
+pub fn transfer_stage(
+    plan: &TransferPlan,
+    mnist: &Mnist,
+    common: &CommonArgs,
+    retrained: &[String],
+) -> anyhow::Result<TransferResults> {
+    anyhow::ensure!(plan.seeds >= 1, "--seeds must be at least 1");
+    let device = common.device()?;
+    let train = mnist.split(Split::Train);
+    let train = train.head(plan.train_images.min(train.len()), Split::Train)?;
+    let test = mnist.split(Split::Test);
+    let test = test.head(plan.test_images.min(test.len()), Split::Test)?;
+    let mut seeds = Vec::new();
+    for k in 0..plan.seeds {
+        seeds.push(seed_tables(
+            plan, k, mnist, &train, &test, common, retrained, &device,
+        )?);
+    }
+    let all = |f: fn(&SeedTables) -> &TransferTable| -> anyhow::Result<TransferTable> {
+        let tables: Vec<TransferTable> = seeds.iter().map(|s| f(s).clone()).collect();
+        Ok(aggregate(&tables)?)
+    };
+    let table3 = plan
+        .table4_models
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let stat =
+                |j: usize| MeanStd::of(&seeds.iter().map(|s| s.table3[i][j]).collect::<Vec<_>>());
+            CrossTrainingRow {
+                id: id.clone(),
+                p1_error: stat(0),
+                p2_error: stat(1),
+                test_error: stat(2),
+                distortion: stat(3),
+                untargeted_distortion: stat(4),
+            }
+        })
+        .collect();
+    let results = TransferResults {
+        table2: all(|s| &s.table2)?,
+        table2_untargeted: all(|s| &s.table2_untargeted)?,
+        table3,
+        table4: all(|s| &s.table4)?,
+        table4_untargeted: all(|s| &s.table4_untargeted)?,
+    };
+    write_transfer_outputs(&results, &common.out)?;
+    Ok(results)
+}
+
+/// The adversarial examples of `model` for `goal` on `images`, attacking if needed.
+fn adversarial_set(
+    model: &str,
+    images: &Dataset,
+    split: Split,
+    goal: Goal,
+    plan: &TransferPlan,
+    common: &CommonArgs,
+    retrained: &[String],
+) -> anyhow::Result<(ExampleSet, AttackSummary)> {
+    let config = AttackConfig {
+        goal,
+        seed: plan.seed,
+        ..AttackConfig::default()
+    };
+    let (summary, dir, _) = up_to_date_or_attack(model, images, split, &config, common, retrained)?;
+    let tensors = load_tensors(&dir).with_context(|| format!("reading {}", dir.display()))?;
+    let set = ExampleSet::from_attack(model, &tensors)
+        .with_context(|| format!("adversarial examples in {}", dir.display()))?;
+    Ok((set, summary))
+}
+
+fn load_models(
+    ids: &[String],
+    k: usize,
+    common: &CommonArgs,
+    device: &Device,
+) -> anyhow::Result<Vec<(String, AnyModel, checkpoint::ModelMeta)>> {
+    ids.iter()
+        .map(|id| {
+            let dir = common.model_dir(&seeded_id(id, k));
+            let (model, meta) = checkpoint::load(&dir, device).with_context(|| {
+                format!(
+                    "loading {} (train it first: `blindspot reproduce{}`)",
+                    dir.display(),
+                    if k > 0 { " --seeds K" } else { "" }
+                )
+            })?;
+            Ok((id.clone(), model, meta))
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn seed_tables(
+    plan: &TransferPlan,
+    k: usize,
+    mnist: &Mnist,
+    train: &Dataset,
+    test: &Dataset,
+    common: &CommonArgs,
+    retrained: &[String],
+    device: &Device,
+) -> anyhow::Result<SeedTables> {
+    let noise_seed = |row: u64| plan.seed.wrapping_add(1_000 * k as u64 + row);
+
+    // Table 2: the six models of Table 1 on training images.
+    let models = load_models(&plan.table2_models, k, common, device)?;
+    let columns: Vec<(String, &AnyModel)> =
+        models.iter().map(|(id, m, _)| (id.clone(), m)).collect();
+    let mut random = Vec::new();
+    let mut untargeted = Vec::new();
+    for id in &plan.table2_models {
+        let run = seeded_id(id, k);
+        for (goal, sets) in [
+            (Goal::Random, &mut random),
+            (Goal::Untargeted, &mut untargeted),
+        ] {
+            let (mut set, _) =
+                adversarial_set(&run, train, Split::Train, goal, plan, common, retrained)?;
+            set.perturbation =
+                blindspot_report::transfer::Perturbation::Adversarial { model: id.clone() };
+            sets.push(set);
+        }
+    }
+    let matched = |sets: &[ExampleSet], offset: u64| -> anyhow::Result<Vec<ExampleSet>> {
+        sets.iter()
+            .enumerate()
+            .map(|(i, s)| Ok(s.matched_gaussian(noise_seed(offset + i as u64))?))
+            .collect()
+    };
+    let mut rows2 = random.clone();
+    rows2.push(ExampleSet::gaussian(train, 0.1, noise_seed(1))?);
+    rows2.push(ExampleSet::gaussian(train, 0.3, noise_seed(2))?);
+    rows2.extend(matched(&random, 10)?);
+    let mut rows2u = untargeted.clone();
+    rows2u.extend(matched(&untargeted, 30)?);
+    let images2 = format!("first {} training images", train.len());
+    let table2 = error_matrix(&rows2, &columns, device, &images2);
+    let table2_untargeted = error_matrix(&rows2u, &columns, device, &images2);
+    drop(columns);
+    drop(models);
+
+    // Tables 3 and 4: M1, M1′, M2 on test images.
+    let models = load_models(&plan.table4_models, k, common, device)?;
+    let columns: Vec<(String, &AnyModel)> =
+        models.iter().map(|(id, m, _)| (id.clone(), m)).collect();
+    let mut random = Vec::new();
+    let mut untargeted = Vec::new();
+    let mut table3 = Vec::new();
+    let half = |split: Split| -> anyhow::Result<Dataset> {
+        let d = mnist.split(split);
+        Ok(d.head(plan.half_subset.unwrap_or(d.len()).min(d.len()), split)?)
+    };
+    let (p1, p2) = (half(Split::P1)?, half(Split::P2)?);
+    for (id, model, meta) in &models {
+        let run = seeded_id(id, k);
+        let mut readings = [0.0; 2];
+        for (j, (goal, sets)) in [
+            (Goal::Random, &mut random),
+            (Goal::Untargeted, &mut untargeted),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (mut set, summary) =
+                adversarial_set(&run, test, Split::Test, goal, plan, common, retrained)?;
+            set.perturbation =
+                blindspot_report::transfer::Perturbation::Adversarial { model: id.clone() };
+            sets.push(set);
+            readings[j] = summary.mean_distortion;
+        }
+        table3.push([
+            error_rate(model, &p1, device),
+            error_rate(model, &p2, device),
+            meta.test_error,
+            readings[0],
+            readings[1],
+        ]);
+    }
+    let amplified = |sets: &[ExampleSet]| -> anyhow::Result<Vec<ExampleSet>> {
+        sets.iter().map(|s| Ok(s.amplified(0.1)?)).collect()
+    };
+    let mut rows4 = random.clone();
+    rows4.push(ExampleSet::gaussian(test, 0.06, noise_seed(3))?);
+    rows4.extend(amplified(&random)?);
+    rows4.push(ExampleSet::gaussian(test, 0.1, noise_seed(4))?);
+    let mut rows4u = untargeted.clone();
+    rows4u.extend(amplified(&untargeted)?);
+    let images4 = format!("first {} test images", test.len());
+    Ok(SeedTables {
+        table2,
+        table2_untargeted,
+        table4: error_matrix(&rows4, &columns, device, &images4),
+        table4_untargeted: error_matrix(&rows4u, &columns, device, &images4),
+        table3,
+    })
+}
+
+/// `<out>/tables/table{2,3,4}*.{csv,json}`, `<out>/tables/transfer.json` and the heatmaps
+/// `<out>/report/figures/table{2,4}.png`.
+pub fn write_transfer_outputs(r: &TransferResults, out: &Path) -> anyhow::Result<()> {
+    let tables = out.join("tables");
+    let write = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
+        let path = tables.join(name);
+        write_atomic(&path, bytes).with_context(|| format!("writing {}", path.display()))
+    };
+    for (name, t) in [
+        ("table2", &r.table2),
+        ("table2-untargeted", &r.table2_untargeted),
+        ("table4", &r.table4),
+        ("table4-untargeted", &r.table4_untargeted),
+    ] {
+        write(&format!("{name}.csv"), t.to_csv().as_bytes())?;
+        write(&format!("{name}.json"), &serde_json::to_vec_pretty(t)?)?;
+        let png = out
+            .join("report")
+            .join("figures")
+            .join(format!("{name}.png"));
+        save_png(&heatmap(&t.means(), 24)?, &png)
+            .with_context(|| format!("writing {}", png.display()))?;
+    }
+    let mut csv = String::from(
+        "id,p1_error_mean,p1_error_std,p2_error_mean,p2_error_std,test_error_mean,test_error_std,distortion_mean,distortion_std,untargeted_distortion_mean,untargeted_distortion_std\n",
+    );
+    for row in &r.table3 {
+        csv += &row.id;
+        for m in [
+            &row.p1_error,
+            &row.p2_error,
+            &row.test_error,
+            &row.distortion,
+            &row.untargeted_distortion,
+        ] {
+            csv += &format!(",{},{}", m.mean, m.std);
+        }
+        csv.push('\n');
+    }
+    write("table3.csv", csv.as_bytes())?;
+    write("table3.json", &serde_json::to_vec_pretty(&r.table3)?)?;
+    write("transfer.json", &serde_json::to_vec_pretty(r)?)?;
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! [`ExampleSet`]: images with their true labels and the originals they were made from — the
+//! rows of the transfer tables.
+//!
+//! A set is built from an attack's results (its successful adversarial examples), from clean
+//! images plus Gaussian noise, from another set's distortions (noise of the same RMS, image by
+//! image), or by amplifying another set's perturbations to a given RMS.
+
+use std::collections::HashMap;
+
+use blindspot_attack::distortion::rms;
+use blindspot_data::Dataset;
+use blindspot_models::checkpoint::NamedTensor;
+use blindspot_report::transfer::Perturbation;
+
+use crate::error::{Result, TransferError};
+use crate::noise::Gaussian;
+
+/// Perturbed images, their originals and their true labels, `[n, dim]` row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExampleSet {
+    /// How the images were made.
+    pub perturbation: Perturbation,
+    /// The clean images, `n × dim`.
+    pub original: Vec<f32>,
+    /// The perturbed images, `n × dim`, in the box.
+    pub perturbed: Vec<f32>,
+    /// The true label of every image.
+    pub labels: Vec<u8>,
+    /// Pixels per image.
+    pub dim: usize,
+}
+
+fn check(what: &str, expected: usize, found: usize) -> Result<()> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(TransferError::Shape {
+            what: what.into(),
+            expected,
+            found,
+        })
+    }
+}
+
+fn tensor<'a>(
+    tensors: &'a HashMap<String, NamedTensor>,
+    name: &'static str,
+) -> Result<&'a NamedTensor> {
+    tensors.get(name).ok_or(TransferError::MissingTensor(name))
+}
+
+impl ExampleSet {
+    /// A set from its parts, with the shapes checked.
+    pub fn new(
+        perturbation: Perturbation,
+        original: Vec<f32>,
+        perturbed: Vec<f32>,
+        labels: Vec<u8>,
+        dim: usize,
+    ) -> Result<Self> {
+        if dim == 0 {
+            return Err(TransferError::InvalidParameter(
+                "images need at least one pixel".into(),
+            ));
+        }
+        check("original images", labels.len() * dim, original.len())?;
+        check("perturbed images", labels.len() * dim, perturbed.len())?;
+        Ok(Self {
+            perturbation,
+            original,
+            perturbed,
+            labels,
+            dim,
+        })
+    }
+
+    /// The successful adversarial examples of an attack's results
+    /// (`blindspot_attack::files::load_tensors`): tensors `x`, `x_adv` `[P, dim]`, `label` and
+    /// `success` `[P]`.
+    pub fn from_attack(model: &str, tensors: &HashMap<String, NamedTensor>) -> Result<Self> {
+        let (x, adv) = (tensor(tensors, "x")?, tensor(tensors, "x_adv")?);
+        let (label, success) = (tensor(tensors, "label")?, tensor(tensors, "success")?);
+        let [p, dim] = x.shape[..] else {
+            return Err(TransferError::Shape {
+                what: "rank of `x`".into(),
+                expected: 2,
+                found: x.shape.len(),
+            });
+        };
+        check("`x_adv`", p * dim, adv.values.len())?;
+        check("`x`", p * dim, x.values.len())?;
+        check("`label`", p, label.values.len())?;
+        check("`success`", p, success.values.len())?;
+        let keep: Vec<usize> = (0..p).filter(|&i| success.values[i] > 0.5).collect();
+        let rows = |v: &[f32]| -> Vec<f32> {
+            keep.iter()
+                .flat_map(|&i| v[i * dim..(i + 1) * dim].iter().copied())
+                .collect()
+        };
+        let labels = keep
+            .iter()
+            .map(|&i| {
+                let l = label.values[i];
+                if l.is_finite() && (0.0..=255.0).contains(&l) {
+                    Ok(l as u8)
+                } else {
+                    Err(TransferError::InvalidParameter(format!(
+                        "label {l} of example {i}"
+                    )))
+                }
+            })
+            .collect::<Result<Vec<u8>>>()?;
+        Self::new(
+            Perturbation::Adversarial {
+                model: model.into(),
+            },
+            rows(&x.values),
+            rows(&adv.values),
+            labels,
+            dim,
+        )
+    }
+
+    /// Clean `images` plus Gaussian noise of standard deviation `stddev`, clipped to `[0, 1]`.
+    pub fn gaussian(images: &Dataset, stddev: f64, seed: u64) -> Result<Self> {
+        if !(stddev.is_finite() && stddev >= 0.0) {
+            return Err(TransferError::InvalidParameter(format!(
+                "noise standard deviation {stddev}"
+            )));
+        }
+        let mut noise = Gaussian::new(seed);
+        let perturbed = noise.perturb(&images.images, stddev as f32, 0.0, 1.0);
+        Self::new(
+            Perturbation::Gaussian { stddev },
+            images.images.clone(),
+            perturbed,
+            images.labels.clone(),
+            blindspot_data::IMAGE_PIXELS,
+        )
+    }
+
+    /// This set's originals plus Gaussian noise scaled, image by image, so that the RMS
+    /// distortion after clipping to `[0, 1]` equals this set's distortion of that image: the
+    /// noise baseline matched to a model's adversarial examples (see [`matched_noise`]).
+    pub fn matched_gaussian(&self, seed: u64) -> Result<Self> {
+        let model = match &self.perturbation {
+            Perturbation::Adversarial { model } | Perturbation::Amplified { model, .. } => {
+                model.clone()
+            }
+            other => {
+                return Err(TransferError::InvalidParameter(format!(
+                    "noise can only be matched to adversarial examples, not to {}",
+                    other.label()
+                )));
+            }
+        };
+        let mut noise = Gaussian::new(seed);
+        let perturbed = self
+            .distortions()
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, d)| matched_noise(self.original_image(i), d, &mut noise))
+            .collect();
+        Self::new(
+            Perturbation::MatchedGaussian { model },
+            self.original.clone(),
+            perturbed,
+            self.labels.clone(),
+            self.dim,
+        )
+    }
+
+    /// Every example moved along its perturbation to RMS distortion `target` before clipping:
+    /// `x + α(x′ − x)` with `α = target / rms(x′ − x)`, then clipped to `[0, 1]`. An example
+    /// with no perturbation (an image the model already misclassified) stays as it is.
+    ///
+    /// The paper writes `x + 0.1·(x′−x)/‖x′−x‖₂`, an RMS of `0.1/√784 ≈ 0.0036`, while its text
+    /// says the standard deviation grows from about 0.06 to 0.1; this is the text's meaning.
+    pub fn amplified(&self, target: f64) -> Result<Self> {
+        if !(target.is_finite() && target > 0.0) {
+            return Err(TransferError::InvalidParameter(format!(
+                "amplification target RMS {target}"
+            )));
+        }
+        let Perturbation::Adversarial { model } = &self.perturbation else {
+            return Err(TransferError::InvalidParameter(format!(
+                "only adversarial examples are amplified, not {}",
+                self.perturbation.label()
+            )));
+        };
+        let perturbed = (0..self.len())
+            .flat_map(|i| {
+                let (x, adv) = (self.original_image(i), self.image(i));
+                let scale = amplification(x, adv, target);
+                x.iter()
+                    .zip(adv)
+                    .map(move |(&o, &a)| (o + scale * (a - o)).clamp(0.0, 1.0))
+            })
+            .collect();
+        Self::new(
+            Perturbation::Amplified {
+                model: model.clone(),
+                rms: target,
+            },
+            self.original.clone(),
+            perturbed,
+            self.labels.clone(),
+            self.dim,
+        )
+    }
+
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Perturbed image `i`.
+    pub fn image(&self, i: usize) -> &[f32] {
+        &self.perturbed[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// Original image `i`.
+    pub fn original_image(&self, i: usize) -> &[f32] {
+        &self.original[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// RMS distortion of every example (after clipping).
+    pub fn distortions(&self) -> Vec<f32> {
+        (0..self.len())
+            .map(|i| rms(self.original_image(i), self.image(i)))
+            .collect()
+    }
+
+    /// Mean RMS distortion (NaN for an empty set).
+    pub fn mean_distortion(&self) -> f64 {
+        if self.is_empty() {
+            return f64::NAN;
+        }
+        self.distortions()
+            .iter()
+            .map(|&d| f64::from(d))
+            .sum::<f64>()
+            / self.len() as f64
+    }
+}
+
+/// The factor `α = target / rms(x′ − x)` of [`ExampleSet::amplified`] (1 when `x′ = x`).
+pub fn amplification(x: &[f32], adv: &[f32], target: f64) -> f32 {
+    let d = rms(x, adv);
+    if d > 0.0 {
+        (target / f64::from(d)) as f32
+    } else {
+        1.0
+    }
+}
+
+/// `x` plus Gaussian noise `s·z` (one standard normal `z` per pixel), clipped to `[0, 1]`, with
+/// the scale `s` found by bisection so that the RMS change after clipping is `target`.
+///
+/// Clipping removes part of plain noise of standard deviation `target` on MNIST's many black
+/// pixels (stddev 0.1 leaves an RMS of about 0.074), so noise of the adversarial example's
+/// standard deviation would be a weaker perturbation than the adversarial one; this matches
+/// what the model sees. The change of each pixel grows with `s`, so the RMS does too; if
+/// `target` exceeds what clipping allows, the largest scale tried (1000) is used.
+pub fn matched_noise(x: &[f32], target: f32, noise: &mut Gaussian) -> Vec<f32> {
+    let z: Vec<f32> = x.iter().map(|_| noise.sample()).collect();
+    let apply = |s: f32| -> Vec<f32> {
+        x.iter()
+            .zip(&z)
+            .map(|(&o, &n)| (o + s * n).clamp(0.0, 1.0))
+            .collect()
+    };
+    if !(target.is_finite() && target > 0.0) {
+        return x.to_vec();
+    }
+    let (mut lo, mut hi) = (0.0f32, target);
+    while rms(x, &apply(hi)) < target && hi < 1e3 {
+        lo = hi;
+        hi *= 2.0;
+    }
+    for _ in 0..40 {
+        let mid = 0.5 * (lo + hi);
+        if rms(x, &apply(mid)) < target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    apply(hi)
+}
