@@ -43,5 +43,5 @@ pub use fit::{fit_run, run_data};
 pub use spec::{ModelRun, ModelSpec, PaperErrors, Scale, model_spec, paper_models};
 pub use train::{
     EpochReport, Optimizer, Silent, TrainConfig, TrainObserver, TrainReport, error_rate,
-    error_rate_on, train_classifier,
+    error_rate_on, paper_loss, train_classifier, train_classifier_with,
 };

@@ -383,6 +383,44 @@ pub fn train_classifier<M: Trainable>(
     config: &TrainConfig,
     observer: &mut dyn TrainObserver,
 ) -> Result<(M, TrainReport)> {
+    train_classifier_with(model, train, test, config, observer, |m: &M, x, y| {
+        paper_loss(m, m.logits_mode(x, Mode::Train), y)
+    })
+}
+
+/// The paper's loss of a batch from its training-mode logits: mean cross-entropy plus the
+/// model's weight decay, and the number of misclassified examples (kept on the device).
+pub fn paper_loss<M: Trainable>(
+    model: &M,
+    logits: Tensor<2>,
+    labels: Tensor<1, Int>,
+) -> (Tensor<1>, Option<Tensor<1, Int>>) {
+    let wrong = logits
+        .clone()
+        .argmax(1)
+        .squeeze_dim::<1>(1)
+        .not_equal(labels.clone())
+        .int()
+        .sum();
+    (cross_entropy(logits, labels) + model.weight_decay(), Some(wrong))
+}
+
+/// [`train_classifier`] with another loss: `step_loss(model, images [b, 784], labels [b])`
+/// gives the loss of a minibatch (a `[1]` tensor, weight decay included) and, optionally, the
+/// number of misclassified examples. Adversarial training and dropout baselines plug in here;
+/// the optimizer, schedule, shuffling and evaluation are the same as for every other model.
+pub fn train_classifier_with<M, L>(
+    model: M,
+    train: &Dataset,
+    test: &Dataset,
+    config: &TrainConfig,
+    observer: &mut dyn TrainObserver,
+    step_loss: L,
+) -> Result<(M, TrainReport)>
+where
+    M: Trainable,
+    L: FnMut(&M, Tensor<2>, Tensor<1, Int>) -> (Tensor<1>, Option<Tensor<1, Int>>),
+{
     config.validate()?;
     let started = Instant::now();
     let device = model_device(&model)?;
@@ -401,17 +439,7 @@ pub fn train_classifier<M: Trainable>(
         config,
         &mut rng,
         observer,
-        |m: &M, x, y| {
-            let logits = m.logits_mode(x, Mode::Train);
-            let wrong = logits
-                .clone()
-                .argmax(1)
-                .squeeze_dim::<1>(1)
-                .not_equal(y.clone())
-                .int()
-                .sum();
-            (cross_entropy(logits, y) + m.weight_decay(), Some(wrong))
-        },
+        step_loss,
         |m: &M| Some(error_rate_on(&m.valid(), &test_images, &test_labels)),
     )?;
     let eval = model.valid();

@@ -6,16 +6,19 @@
 //! - [`distortion`]: Table 1's distortion column from the attack stage.
 //! - [`figures`]: Figures 5 and 7 as PNG grids.
 //! - [`transfer`]: Tables 2–4, error matrices of adversarial examples across models.
+//! - [`advtrain`]: adversarial training against decay alone and dropout (section 4.2).
 //!
 //! This crate has no Burn dependency: it formats numbers that the stages computed.
 #![warn(missing_docs)]
 
+pub mod advtrain;
 pub mod distortion;
 pub mod figures;
 pub mod models;
 pub mod paper;
 pub mod transfer;
 
+pub use advtrain::{AdvTrainResult, render_advtrain_section};
 pub use distortion::{DistortionResult, render_distortion_section};
 pub use models::{LbfgsResult, ModelResult, render_lbfgs_section, render_models_section};
 pub use paper::PaperTables;

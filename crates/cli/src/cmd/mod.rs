@@ -1,5 +1,6 @@
 //! One module per subcommand, each an `Args` struct with `run`.
 
+pub mod adversarial;
 pub mod attack;
 pub mod bench;
 pub mod eval;

@@ -2,7 +2,8 @@
 //!
 //! Stages: data → train every model of Tables 1 and 3 (and FC, conv) → evaluate → attack the
 //! models of Table 1 (its distortion column) → transfer (Tables 2–4, with the attacks of the
-//! test set they need and, with `--seeds K`, models trained with more seeds) → report. A model whose checkpoint carries the
+//! test set they need and, with `--seeds K`, models trained with more seeds) → adversarial
+//! training against decay alone and dropout (section 4.2) → report. A model whose checkpoint carries the
 //! fingerprint of the same configuration is not trained again, and an attack whose summary
 //! holds the same configuration and image count on an unchanged model is not run again, so a
 //! killed run resumes where it stopped.
@@ -18,13 +19,14 @@ use blindspot_models::{ModelRun, Scale, checkpoint, error_rate, run_data};
 use blindspot_models::{Optimizer, TrainConfig};
 use blindspot_report::figures::{grid, save_png};
 use blindspot_report::{
-    DistortionResult, LbfgsResult, ModelResult, PaperTables, TransferResults,
-    render_distortion_section, render_header, render_lbfgs_section, render_models_section,
-    render_transfer_section,
+    AdvTrainResult, DistortionResult, LbfgsResult, ModelResult, PaperTables, TransferResults,
+    render_advtrain_section, render_distortion_section, render_header, render_lbfgs_section,
+    render_models_section, render_transfer_section,
 };
 use blindspot_transfer::gaussian_noise;
 use clap::Args;
 
+use crate::cmd::adversarial::{AdvTrainPlan, adversarial_stage};
 use crate::cmd::attack::up_to_date_or_attack;
 use crate::cmd::train::train_and_save;
 use crate::cmd::transfer::{TransferPlan, seeded_id, transfer_stage};
@@ -48,6 +50,16 @@ pub struct ReproduceArgs {
     pub seeds: Option<usize>,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// Everything the report shows.
+struct Outputs<'a> {
+    results: &'a [ModelResult],
+    lbfgs: &'a [LbfgsResult],
+    distortions: &'a [DistortionResult],
+    transfer: &'a TransferResults,
+    adversarial: &'a [AdvTrainResult],
+    adversarial_seeds: usize,
 }
 
 /// How long a stage took, and whether it was skipped.
@@ -144,7 +156,25 @@ impl ReproduceArgs {
         });
 
         let t = Instant::now();
-        self.write_outputs(&results, &lbfgs, &distortions, &transfer, &stages)?;
+        let adv_plan = AdvTrainPlan::for_scale(self.scale, self.seed);
+        let adversarial =
+            adversarial_stage(&adv_plan, self.scale, &mnist, &self.common, &mut retrained)?;
+        stages.push(StageTime {
+            stage: format!("adversarial training ({} seeds)", adv_plan.seeds),
+            seconds: t.elapsed().as_secs_f64(),
+            skipped: false,
+        });
+
+        let t = Instant::now();
+        let outputs = Outputs {
+            results: &results,
+            lbfgs: &lbfgs,
+            distortions: &distortions,
+            transfer: &transfer,
+            adversarial: &adversarial,
+            adversarial_seeds: adv_plan.seeds,
+        };
+        self.write_outputs(&outputs, &stages)?;
         stages.push(StageTime {
             stage: "report".into(),
             seconds: t.elapsed().as_secs_f64(),
@@ -407,14 +437,8 @@ impl ReproduceArgs {
         Ok(())
     }
 
-    fn write_outputs(
-        &self,
-        results: &[ModelResult],
-        lbfgs: &[LbfgsResult],
-        distortions: &[DistortionResult],
-        transfer: &TransferResults,
-        stages: &[StageTime],
-    ) -> anyhow::Result<()> {
+    fn write_outputs(&self, o: &Outputs<'_>, stages: &[StageTime]) -> anyhow::Result<()> {
+        let (results, lbfgs, distortions) = (o.results, o.lbfgs, o.distortions);
         let tables = self.common.out.join("tables");
         write_json(&tables.join("models.json"), &results)?;
         write_json(&tables.join("distortion.json"), &distortions)?;
@@ -463,7 +487,13 @@ impl ReproduceArgs {
             );
         }
         md += "\n";
-        md += &render_transfer_section(transfer, &paper);
+        md += &render_transfer_section(o.transfer, &paper);
+        md += "\n";
+        let epochs = ModelRun::reproduction_set()
+            .iter()
+            .find(|r| r.id() == "n100-100-10")
+            .map_or(0, |r| r.train_config(self.scale, self.seed).epochs);
+        md += &render_advtrain_section(o.adversarial, o.adversarial_seeds, epochs);
         md += "\n## Stage times\n\n| stage | seconds | skipped (up to date) |\n|---|---|---|\n";
         for s in stages {
             md += &format!(

@@ -1,8 +1,9 @@
 //! `blindspot train`: train one model and save its checkpoint.
 
 use anyhow::Context;
+use blindspot_advtrain::{Method, PoolConfig, fit_method, method_run_id};
 use blindspot_data::Split;
-use blindspot_models::{ModelRun, Scale, TrainConfig, checkpoint, fit_run, model_spec};
+use blindspot_models::{AnyModel, ModelRun, Scale, TrainConfig, checkpoint, fit_run, model_spec};
 use clap::Args;
 
 use crate::common::CommonArgs;
@@ -42,8 +43,52 @@ pub struct TrainArgs {
     /// Override the recipe's pre-training epochs (autoencoder).
     #[arg(long)]
     pub pretrain_epochs: Option<usize>,
+    /// Adversarial training (section 4.2) with a pool of L-BFGS adversarial examples of the
+    /// input, of every hidden layer's output, or both; MLPs only. Saved as `<id>-adv-<levels>`.
+    #[arg(long, value_parser = ["input", "hidden", "all"], conflicts_with = "dropout")]
+    pub adversarial: Option<String>,
+    /// The dropout baseline of section 4.2: 20% of the pixels and 50% of the hidden units
+    /// dropped in training; MLPs only. Saved as `<id>-dropout`.
+    #[arg(long)]
+    pub dropout: bool,
+    #[command(flatten)]
+    pub pool: PoolArgs,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// The pool of adversarial training (defaults: `blindspot_advtrain::PoolConfig::default()`).
+#[derive(Args, Debug, Clone)]
+pub struct PoolArgs {
+    /// Adversarial examples kept per level.
+    #[arg(long, default_value_t = PoolConfig::default().size)]
+    pub pool_size: usize,
+    /// Clean minibatch steps before the first examples are generated.
+    #[arg(long, default_value_t = PoolConfig::default().warmup_steps)]
+    pub pool_warmup: usize,
+    /// Minibatch steps between two refreshes of the pool.
+    #[arg(long, default_value_t = PoolConfig::default().refresh_every)]
+    pub pool_refresh_every: usize,
+    /// Fresh examples per level at each refresh.
+    #[arg(long, default_value_t = PoolConfig::default().refresh)]
+    pub pool_refresh: usize,
+    /// Pool examples per clean example, per level, in every minibatch.
+    #[arg(long, default_value_t = PoolConfig::default().mix)]
+    pub pool_mix: f64,
+}
+
+impl PoolArgs {
+    /// The pool configuration.
+    pub fn config(&self) -> PoolConfig {
+        PoolConfig {
+            size: self.pool_size,
+            warmup_steps: self.pool_warmup,
+            refresh_every: self.pool_refresh_every,
+            refresh: self.pool_refresh,
+            mix: self.pool_mix,
+            ..PoolConfig::default()
+        }
+    }
 }
 
 impl TrainArgs {
@@ -70,6 +115,35 @@ impl TrainArgs {
         }
         config.batch_size = self.batch_size.unwrap_or(config.batch_size);
         config.pretrain_epochs = self.pretrain_epochs.unwrap_or(config.pretrain_epochs);
+        let method = match (&self.adversarial, self.dropout) {
+            (Some(levels), _) => Some(Method::Adversarial {
+                levels: levels.parse()?,
+                pool: self.pool.config(),
+            }),
+            (None, true) => Some(Method::dropout()),
+            (None, false) => None,
+        };
+        if let Some(method) = method {
+            let id = method_run_id(&run, &method);
+            let dir = self.common.model_dir(&id);
+            let meta = train_method_and_save(
+                &run,
+                &mnist,
+                self.scale,
+                &config,
+                &method,
+                &self.common,
+                &dir,
+            )?;
+            println!(
+                "{id}: train error {:.2}%, test error {:.2}% ({:.0} s) -> {}",
+                100.0 * meta.train_error,
+                100.0 * meta.test_error,
+                meta.train_seconds,
+                dir.display()
+            );
+            return Ok(());
+        }
         let dir = self.common.model_dir(&run.id());
         let result = train_and_save(
             &run,
@@ -115,5 +189,40 @@ pub fn train_and_save(
     .with_context(|| format!("training {}", run.id()))?;
     drop(progress);
     checkpoint::save(&model, &meta, dir).with_context(|| format!("saving {}", dir.display()))?;
+    Ok(meta)
+}
+
+/// Trains `run` with `method` (adversarial training or a baseline) and writes its checkpoint
+/// and `training.json` (the method's report: pool statistics, generation time); returns the
+/// metadata.
+pub fn train_method_and_save(
+    run: &ModelRun,
+    mnist: &blindspot_data::Mnist,
+    scale: Scale,
+    config: &TrainConfig,
+    method: &Method,
+    common: &CommonArgs,
+    dir: &std::path::Path,
+) -> anyhow::Result<checkpoint::ModelMeta> {
+    let device = common.device()?;
+    let id = method_run_id(run, method);
+    let mut progress = TrainProgress::new(id.clone());
+    let (model, meta, report) = fit_method(
+        run,
+        mnist,
+        scale,
+        config,
+        method,
+        &device,
+        common.backend.name(),
+        &mut progress,
+    )
+    .with_context(|| format!("training {id}"))?;
+    drop(progress);
+    checkpoint::save(&AnyModel::Mlp(model), &meta, dir)
+        .with_context(|| format!("saving {}", dir.display()))?;
+    let path = dir.join("training.json");
+    blindspot_data::write_atomic(&path, &serde_json::to_vec_pretty(&report)?)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(meta)
 }

@@ -1,0 +1,199 @@
+//! What a training run does besides the paper's loss: nothing (weight decay alone), dropout,
+//! or a pool of adversarial examples for some levels of the network.
+
+use std::fmt;
+use std::str::FromStr;
+
+use blindspot_attack::{AttackConfig, Goal, LbfgsbConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AdvTrainError, Result};
+
+/// Which levels of the network get adversarial examples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Levels {
+    /// The input only (level 0).
+    Input,
+    /// Every hidden layer's output (levels 1 … L−1), each training only the layers above it.
+    Hidden,
+    /// The input and every hidden layer.
+    All,
+}
+
+impl Levels {
+    /// Every choice.
+    pub const ALL: [Levels; 3] = [Levels::Input, Levels::Hidden, Levels::All];
+
+    /// The levels for a network with `hidden` hidden layers (0 is the input).
+    pub fn levels(self, hidden: usize) -> Vec<usize> {
+        match self {
+            Levels::Input => vec![0],
+            Levels::Hidden => (1..=hidden).collect(),
+            Levels::All => (0..=hidden).collect(),
+        }
+    }
+
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Levels::Input => "input",
+            Levels::Hidden => "hidden",
+            Levels::All => "all",
+        }
+    }
+}
+
+impl fmt::Display for Levels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Levels {
+    type Err = AdvTrainError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Levels::ALL
+            .into_iter()
+            .find(|l| l.name() == s)
+            .ok_or_else(|| {
+                AdvTrainError::InvalidConfig(format!(
+                    "unknown levels `{s}` (expected input, hidden or all)"
+                ))
+            })
+    }
+}
+
+/// The pool of adversarial examples and how it is refreshed and mixed in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolConfig {
+    /// Examples kept per level.
+    pub size: usize,
+    /// Clean minibatch steps before the first examples are generated (the untrained network's
+    /// adversarial examples teach nothing).
+    pub warmup_steps: usize,
+    /// Minibatch steps between two refreshes.
+    pub refresh_every: usize,
+    /// Fresh examples generated per level at each refresh, from random training images; they
+    /// replace a random subset of the pool once it is full.
+    pub refresh: usize,
+    /// Pool examples drawn per clean example, per level, into every minibatch.
+    pub mix: f64,
+    /// The attack that makes them: box-constrained L-BFGS with a short search over c.
+    pub attack: AttackConfig,
+}
+
+impl Default for PoolConfig {
+    /// 10,000 examples per level; after 2,000 clean steps, 500 fresh examples per level every
+    /// 200 steps; half a pool example per clean example; untargeted L-BFGS towards the nearest
+    /// rival class with 4 values of c and 30 iterations each.
+    fn default() -> Self {
+        Self {
+            size: 10_000,
+            warmup_steps: 2_000,
+            refresh_every: 200,
+            refresh: 500,
+            mix: 0.5,
+            attack: AttackConfig {
+                goal: Goal::Untargeted,
+                candidates: 1,
+                search_steps: 4,
+                refine_steps: 4,
+                solver: LbfgsbConfig {
+                    max_iterations: 30,
+                    ..AttackConfig::default().solver
+                },
+                ..AttackConfig::default()
+            },
+        }
+    }
+}
+
+impl PoolConfig {
+    /// Checks sizes and ratios.
+    pub fn validate(&self) -> Result<()> {
+        if self.size == 0 || self.refresh_every == 0 || self.refresh == 0 {
+            return Err(AdvTrainError::InvalidConfig(format!(
+                "pool size, refresh interval and refresh count must be positive ({self:?})"
+            )));
+        }
+        if !(self.mix.is_finite() && self.mix > 0.0) {
+            return Err(AdvTrainError::InvalidConfig(format!(
+                "the mix ratio must be positive, got {}",
+                self.mix
+            )));
+        }
+        self.attack.validate()?;
+        Ok(())
+    }
+}
+
+/// The regularization a run adds to the paper's loss (cross-entropy + `λ Σw²/k`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "lowercase")]
+pub enum Method {
+    /// Weight decay alone (the paper's 1.6%).
+    Decay,
+    /// Dropout on the input and on every hidden layer's output during training (the paper's
+    /// "around 1.3%" with "carefully applied dropout").
+    Dropout {
+        /// Drop probability of input pixels.
+        input: f64,
+        /// Drop probability of hidden units.
+        hidden: f64,
+    },
+    /// A pool of adversarial examples of the current network, per level, mixed into every
+    /// minibatch (the paper's "below 1.2%").
+    Adversarial {
+        /// Which levels get examples.
+        levels: Levels,
+        /// The pool.
+        pool: PoolConfig,
+    },
+}
+
+impl Method {
+    /// Dropout as Hinton et al. (2012) apply it to MNIST MLPs: 20% of the pixels, 50% of the
+    /// hidden units.
+    pub fn dropout() -> Self {
+        Method::Dropout {
+            input: 0.2,
+            hidden: 0.5,
+        }
+    }
+
+    /// Adversarial training of `levels` with the default pool.
+    pub fn adversarial(levels: Levels) -> Self {
+        Method::Adversarial {
+            levels,
+            pool: PoolConfig::default(),
+        }
+    }
+
+    /// A short name for run ids: `decay`, `dropout`, `adv-input`, `adv-hidden`, `adv-all`.
+    pub fn slug(&self) -> String {
+        match self {
+            Method::Decay => "decay".into(),
+            Method::Dropout { .. } => "dropout".into(),
+            Method::Adversarial { levels, .. } => format!("adv-{levels}"),
+        }
+    }
+
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Method::Decay => Ok(()),
+            Method::Dropout { input, hidden } => {
+                if [input, hidden].iter().all(|p| (0.0..1.0).contains(*p)) {
+                    Ok(())
+                } else {
+                    Err(AdvTrainError::InvalidConfig(format!(
+                        "dropout probabilities must be in [0, 1), got {input} and {hidden}"
+                    )))
+                }
+            }
+            Method::Adversarial { pool, .. } => pool.validate(),
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Training an MLP with a [`Method`]: the optimizer, schedule, shuffling and evaluation of
+//! `blindspot_models::train_classifier_with`, with the loss of each minibatch changed.
+//!
+//! Adversarial training, as the end of section 4.2 describes it: a pool of adversarial
+//! examples per level, a random subset of which is replaced by newly generated examples of the
+//! current network every `refresh_every` steps, and from which `mix × batch` examples are
+//! mixed into every minibatch. Examples of level `k ≥ 1` are `h_k + r` with `h_k = φ_k(x)` and
+//! train only the layers above `k` (the loss sees them through [`MlpTail`], so no gradient
+//! reaches the layers below). The loss of a minibatch is the mean cross-entropy over its clean
+//! and pool examples plus the weight decay of every layer.
+
+use std::time::Instant;
+
+use blindspot_attack::{AttackConfig, LbfgsAttack, Quiet};
+use blindspot_data::{Dataset, IMAGE_PIXELS};
+use blindspot_models::mlp::Mlp;
+use blindspot_models::train::cross_entropy;
+use blindspot_models::{
+    Classifier, TrainConfig, TrainObserver, TrainReport, paper_loss, train_classifier,
+    train_classifier_with,
+};
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig};
+use burn::prelude::*;
+use rand::rngs::StdRng;
+use rand::seq::index::sample;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AdvTrainError, Result};
+use crate::method::{Method, PoolConfig};
+use crate::pool::Pool;
+use crate::tail::MlpTail;
+
+/// What the pools saw during a run, per level.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LevelStats {
+    /// The level (0: input, k: hidden layer k).
+    pub level: usize,
+    /// Adversarial examples generated and put into the pool.
+    pub generated: usize,
+    /// Images attacked (the rest of `attacked − generated` failed or were misclassified
+    /// already).
+    pub attacked: usize,
+    /// Mean RMS distortion of the generated examples (in the level's units).
+    pub mean_distortion: f64,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdvTrainReport {
+    /// The method.
+    pub method: Method,
+    /// Epochs, errors and time, as for every model.
+    pub train: TrainReport,
+    /// Pool statistics per level (empty unless adversarial).
+    pub levels: Vec<LevelStats>,
+    /// Refreshes made.
+    pub refreshes: usize,
+    /// Seconds spent generating adversarial examples.
+    pub generation_seconds: f64,
+}
+
+/// Trains `model` (on an autodiff device) on `train` with `method`, evaluating on `test`.
+pub fn train_mlp(
+    model: Mlp,
+    train: &Dataset,
+    test: &Dataset,
+    method: &Method,
+    config: &TrainConfig,
+    observer: &mut dyn TrainObserver,
+) -> Result<(Mlp, AdvTrainReport)> {
+    method.validate()?;
+    let report = |train: TrainReport| AdvTrainReport {
+        method: method.clone(),
+        train,
+        levels: Vec::new(),
+        refreshes: 0,
+        generation_seconds: 0.0,
+    };
+    match method {
+        Method::Decay => {
+            let (model, r) = train_classifier(model, train, test, config, observer)?;
+            Ok((model, report(r)))
+        }
+        Method::Dropout { input, hidden } => {
+            let input = DropoutConfig::new(*input).init();
+            let hidden = DropoutConfig::new(*hidden).init();
+            let (model, r) =
+                train_classifier_with(model, train, test, config, observer, |m: &Mlp, x, y| {
+                    paper_loss(m, dropout_logits(m, x, &input, &hidden), y)
+                })?;
+            Ok((model, report(r)))
+        }
+        Method::Adversarial { levels, pool } => {
+            let hidden_layers = model.layers.len().saturating_sub(1);
+            let levels = levels.levels(hidden_layers);
+            if levels.is_empty() {
+                return Err(AdvTrainError::InvalidConfig(
+                    "hidden-layer examples need a network with hidden layers".into(),
+                ));
+            }
+            for &l in &levels {
+                MlpTail::new(&model, l)?;
+            }
+            let mut trainer = PoolTrainer::new(&model, levels, pool.clone(), train, config.seed)?;
+            let trained =
+                train_classifier_with(model, train, test, config, observer, |m: &Mlp, x, y| {
+                    trainer.step(m, x, y)
+                });
+            if let Some(e) = trainer.error.take() {
+                return Err(e);
+            }
+            let (model, r) = trained?;
+            let mut out = report(r);
+            out.levels = trainer.stats();
+            out.refreshes = trainer.refreshes;
+            out.generation_seconds = trainer.generation_seconds;
+            Ok((model, out))
+        }
+    }
+}
+
+/// Training-mode logits with dropout on the input and after every hidden nonlinearity.
+fn dropout_logits(m: &Mlp, x: Tensor<2>, input: &Dropout, hidden: &Dropout) -> Tensor<2> {
+    let last = m.layers.len() - 1;
+    let mut h = input.forward(x);
+    for (i, layer) in m.layers.iter().enumerate() {
+        h = layer.forward(h);
+        if i < last {
+            h = hidden.forward(m.activation.apply(h));
+        }
+    }
+    h
+}
+
+/// The pools and the bookkeeping of one adversarial run.
+struct PoolTrainer<'a> {
+    config: PoolConfig,
+    pools: Vec<(usize, Pool)>,
+    stats: Vec<(usize, usize, f64)>,
+    train: &'a Dataset,
+    rng: StdRng,
+    step: usize,
+    refreshes: usize,
+    generation_seconds: f64,
+    error: Option<AdvTrainError>,
+}
+
+impl<'a> PoolTrainer<'a> {
+    fn new(
+        model: &Mlp,
+        levels: Vec<usize>,
+        config: PoolConfig,
+        train: &'a Dataset,
+        seed: u64,
+    ) -> Result<Self> {
+        let pools = levels
+            .into_iter()
+            .map(|l| Ok((l, Pool::new(MlpTail::new(model, l)?.width(), config.size)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let stats = vec![(0, 0, 0.0); pools.len()];
+        Ok(Self {
+            config,
+            pools,
+            stats,
+            train,
+            rng: StdRng::seed_from_u64(seed ^ 0x5eed_ad7e),
+            step: 0,
+            refreshes: 0,
+            generation_seconds: 0.0,
+            error: None,
+        })
+    }
+
+    fn stats(&self) -> Vec<LevelStats> {
+        self.pools
+            .iter()
+            .zip(&self.stats)
+            .map(|((level, _), &(generated, attacked, sum))| LevelStats {
+                level: *level,
+                generated,
+                attacked,
+                mean_distortion: if generated > 0 {
+                    sum / generated as f64
+                } else {
+                    f64::NAN
+                },
+            })
+            .collect()
+    }
+
+    /// The loss of one minibatch, refreshing the pools first when it is time. An error of the
+    /// attack is kept and turns the loss into NaN, which stops training at the end of the
+    /// epoch; [`train_mlp`] then returns the error.
+    fn step(
+        &mut self,
+        m: &Mlp,
+        x: Tensor<2>,
+        y: Tensor<1, Int>,
+    ) -> (Tensor<1>, Option<Tensor<1, Int>>) {
+        let due = self.step >= self.config.warmup_steps
+            && (self.step - self.config.warmup_steps).is_multiple_of(self.config.refresh_every);
+        self.step += 1;
+        if due
+            && self.error.is_none()
+            && let Err(e) = self.refresh(&m.valid())
+        {
+            self.error = Some(e);
+        }
+        let device = x.device();
+        let clean = m.logits(x);
+        let (_, wrong) = paper_loss(m, clean.clone(), y.clone());
+        let b = y.dims()[0];
+        let k = ((self.config.mix * b as f64).round() as usize).max(1);
+        let mut total = cross_entropy(clean, y).mul_scalar(b as f32);
+        let mut count = b;
+        for (level, pool) in &self.pools {
+            if pool.is_empty() {
+                continue;
+            }
+            let (px, labels) = pool.draw(k, &mut self.rng);
+            let px = Tensor::<2>::from_data(TensorData::new(px, [k, pool.dim()]), &device);
+            let labels: Vec<i64> = labels.into_iter().map(i64::from).collect();
+            let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [k]), &device);
+            // Levels were checked when the pools were made.
+            let Ok(tail) = MlpTail::new(m, *level) else {
+                continue;
+            };
+            total = total + cross_entropy(tail.logits(px), labels).mul_scalar(k as f32);
+            count += k;
+        }
+        let mut loss =
+            total.div_scalar(count as f32) + blindspot_models::Trainable::weight_decay(m);
+        if self.error.is_some() {
+            loss = loss.mul_scalar(f32::NAN);
+        }
+        (loss, wrong)
+    }
+
+    /// Attacks `refresh` random training images at every level with the current network
+    /// (`plain`: its parameters without autodiff) and puts the successful examples into the
+    /// pools.
+    fn refresh(&mut self, plain: &Mlp) -> Result<()> {
+        let started = Instant::now();
+        let device =
+            plain.devices().into_iter().next().ok_or_else(|| {
+                AdvTrainError::InvalidConfig("the model has no parameters".into())
+            })?;
+        let n = self.train.len();
+        let k = self.config.refresh.min(n);
+        let picked: Vec<usize> = sample(&mut self.rng, n, k).into_vec();
+        let images = self.train.select(&picked);
+        let x = Tensor::<2>::from_data(
+            TensorData::new(images.images.clone(), [k, IMAGE_PIXELS]),
+            &device,
+        );
+        let labels: Vec<usize> = images.labels.iter().map(|&l| usize::from(l)).collect();
+        for ((level, pool), stats) in self.pools.iter_mut().zip(&mut self.stats) {
+            let tail = MlpTail::new(plain, *level)?;
+            let values = tail.values(x.clone());
+            let attack = LbfgsAttack::new(AttackConfig {
+                seed: self.rng.random(),
+                ..self.config.attack.clone()
+            });
+            let result = attack.run(&tail, values, &labels, &mut Quiet)?;
+            let dim = result.dim;
+            let mut fresh = Vec::new();
+            let mut fresh_labels = Vec::new();
+            for (i, p) in result.problems.iter().enumerate() {
+                if result.success[i] && !result.misclassified[i] {
+                    fresh.extend_from_slice(&result.x_adv[i * dim..(i + 1) * dim]);
+                    fresh_labels.push(images.labels[p.image]);
+                    stats.2 += f64::from(result.distortion[i]);
+                }
+            }
+            stats.0 += fresh_labels.len();
+            stats.1 += k;
+            pool.refresh(&fresh, &fresh_labels, &mut self.rng)?;
+        }
+        self.refreshes += 1;
+        self.generation_seconds += started.elapsed().as_secs_f64();
+        Ok(())
+    }
+}

@@ -1,0 +1,184 @@
+//! The `reproduce` stage of adversarial training (end of section 4.2): n100-100-10 trained with
+//! weight decay alone, with dropout, and with pools of adversarial examples, on the same data,
+//! epochs and seeds; each model's test error and mean minimum distortion on test images.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use blindspot_advtrain::{Levels, Method, PoolConfig, method_fingerprint, method_run_id};
+use blindspot_attack::AttackConfig;
+use blindspot_data::{Mnist, Split, write_atomic};
+use blindspot_models::{ModelRun, Scale, checkpoint, model_spec};
+use blindspot_report::AdvTrainResult;
+use blindspot_report::transfer::MeanStd;
+
+use crate::cmd::attack::up_to_date_or_attack;
+use crate::cmd::train::train_method_and_save;
+use crate::cmd::transfer::seeded_id;
+use crate::common::CommonArgs;
+
+/// What the stage trains and measures.
+#[derive(Debug, Clone)]
+pub struct AdvTrainPlan {
+    /// The methods, baselines first.
+    pub methods: Vec<Method>,
+    /// Seeds (`seed`, `seed + 1`, …); models of seed index `k > 0` are saved as `<id>-s<k>`.
+    pub seeds: usize,
+    /// The first seed.
+    pub seed: u64,
+    /// Test images attacked per model for the distortion column.
+    pub attacked_images: usize,
+}
+
+impl AdvTrainPlan {
+    /// The plan of a `reproduce` scale: every method at paper scale with 3 seeds; at default
+    /// and smoke scale decay, dropout and examples for every level (the paper's scheme) with
+    /// one seed.
+    pub fn for_scale(scale: Scale, seed: u64) -> Self {
+        // At smoke scale a run is 126 steps: the pool starts early and refreshes often so that
+        // the stage exercises it.
+        let pool = match scale {
+            Scale::Smoke => PoolConfig {
+                size: 1_000,
+                warmup_steps: 20,
+                refresh_every: 20,
+                refresh: 100,
+                ..PoolConfig::default()
+            },
+            _ => PoolConfig::default(),
+        };
+        let adversarial = |levels| Method::Adversarial {
+            levels,
+            pool: pool.clone(),
+        };
+        let mut methods = vec![Method::Decay, Method::dropout()];
+        match scale {
+            Scale::Paper => methods.extend(Levels::ALL.map(adversarial)),
+            _ => methods.push(adversarial(Levels::All)),
+        }
+        Self {
+            methods,
+            seeds: if scale == Scale::Paper { 3 } else { 1 },
+            seed,
+            attacked_images: match scale {
+                Scale::Smoke => 20,
+                Scale::Default => 1_000,
+                Scale::Paper => 10_000,
+            },
+        }
+    }
+}
+
+fn describe(method: &Method) -> String {
+    match method {
+        Method::Decay => "weight decay alone".into(),
+        Method::Dropout { input, hidden } => {
+            format!(
+                "dropout {:.0}% pixels, {:.0}% hidden units",
+                100.0 * input,
+                100.0 * hidden
+            )
+        }
+        Method::Adversarial { levels, pool } => format!(
+            "pool of {} examples per level ({levels}), {} fresh every {} steps after {}, {} per clean example",
+            pool.size, pool.refresh, pool.refresh_every, pool.warmup_steps, pool.mix
+        ),
+    }
+}
+
+/// Trains (or finds up to date) every method × seed on n100-100-10, attacks the first test
+/// images of each model (untargeted), and returns one row per method. `retrained` receives
+/// the models trained in this run.
+pub fn adversarial_stage(
+    plan: &AdvTrainPlan,
+    scale: Scale,
+    mnist: &Mnist,
+    common: &CommonArgs,
+    retrained: &mut Vec<String>,
+) -> anyhow::Result<Vec<AdvTrainResult>> {
+    let run = ModelRun {
+        spec: model_spec("n100-100-10")?,
+        split: Split::Train,
+    };
+    let test = mnist.split(Split::Test);
+    let images = test.head(plan.attacked_images.min(test.len()), Split::Test)?;
+    let mut rows = Vec::new();
+    for method in &plan.methods {
+        let mut test_errors = Vec::new();
+        let mut train_errors = Vec::new();
+        let mut distortions = Vec::new();
+        let mut seconds = Vec::new();
+        let mut generation = Vec::new();
+        for k in 0..plan.seeds {
+            let config = run.train_config(scale, plan.seed + k as u64);
+            let id = seeded_id(&method_run_id(&run, method), k);
+            let dir = common.model_dir(&id);
+            let fingerprint = method_fingerprint(&run, mnist, scale, &config, method)?;
+            let meta = match checkpoint::load_meta(&dir) {
+                Ok(m) if m.fingerprint == fingerprint => {
+                    eprintln!("{}: up to date, skipped", dir.display());
+                    m
+                }
+                _ => {
+                    let t = Instant::now();
+                    let meta =
+                        train_method_and_save(&run, mnist, scale, &config, method, common, &dir)?;
+                    eprintln!(
+                        "{id}: test error {:.2}% ({:.0} s)",
+                        100.0 * meta.test_error,
+                        t.elapsed().as_secs_f64()
+                    );
+                    retrained.push(id.clone());
+                    meta
+                }
+            };
+            let report: serde_json::Value = std::fs::read(dir.join("training.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default();
+            generation.push(report["generation_seconds"].as_f64().unwrap_or(0.0));
+            let attack = AttackConfig::default();
+            let (summary, _, _) =
+                up_to_date_or_attack(&id, &images, Split::Test, &attack, common, retrained)
+                    .with_context(|| format!("attacking {id}"))?;
+            test_errors.push(meta.test_error);
+            train_errors.push(meta.train_error);
+            distortions.push(summary.mean_distortion);
+            seconds.push(meta.train_seconds);
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        rows.push(AdvTrainResult {
+            method: method.slug(),
+            description: describe(method),
+            test_error: MeanStd::of(&test_errors),
+            train_error: MeanStd::of(&train_errors),
+            distortion: MeanStd::of(&distortions),
+            attacked_images: images.len(),
+            train_seconds: mean(&seconds),
+            generation_seconds: mean(&generation),
+        });
+    }
+    let path = common.out.join("tables").join("adversarial_training.json");
+    write_atomic(&path, &serde_json::to_vec_pretty(&rows)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    let mut csv = String::from(
+        "method,test_error_mean,test_error_std,train_error_mean,distortion_mean,distortion_std,seeds,train_seconds,generation_seconds\n",
+    );
+    for r in &rows {
+        csv += &format!(
+            "{},{},{},{},{},{},{},{:.1},{:.1}\n",
+            r.method,
+            r.test_error.mean,
+            r.test_error.std,
+            r.train_error.mean,
+            r.distortion.mean,
+            r.distortion.std,
+            r.test_error.n,
+            r.train_seconds,
+            r.generation_seconds
+        );
+    }
+    let path = common.out.join("tables").join("adversarial_training.csv");
+    write_atomic(&path, csv.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    Ok(rows)
+}
