@@ -6,8 +6,11 @@
 //! current network every `refresh_every` steps, and from which `mix × batch` examples are
 //! mixed into every minibatch. Examples of level `k ≥ 1` are `h_k + r` with `h_k = φ_k(x)` and
 //! train only the layers above `k` (the loss sees them through [`MlpTail`], so no gradient
-//! reaches the layers below). The loss of a minibatch is the mean cross-entropy over its clean
-//! and pool examples plus the weight decay of every layer.
+//! reaches the layers below). The loss of a minibatch is the clean examples' mean
+//! cross-entropy, plus `weight` times the mean over levels of the pool examples' mean
+//! cross-entropy, plus the weight decay of every layer. (A first version averaged clean and
+//! pool examples together; with three levels the clean data then had 40% of the weight and the
+//! network underfitted: 3.8% training and 3.96% test error for n100-100-10.)
 
 use std::time::Instant;
 
@@ -210,11 +213,9 @@ impl<'a> PoolTrainer<'a> {
         }
         let device = x.device();
         let clean = m.logits(x);
-        let (_, wrong) = paper_loss(m, clean.clone(), y.clone());
-        let b = y.dims()[0];
-        let k = ((self.config.mix * b as f64).round() as usize).max(1);
-        let mut total = cross_entropy(clean, y).mul_scalar(b as f32);
-        let mut count = b;
+        let k = ((self.config.mix * y.dims()[0] as f64).round() as usize).max(1);
+        let mut pooled: Option<Tensor<1>> = None;
+        let mut levels = 0;
         for (level, pool) in &self.pools {
             if pool.is_empty() {
                 continue;
@@ -227,11 +228,17 @@ impl<'a> PoolTrainer<'a> {
             let Ok(tail) = MlpTail::new(m, *level) else {
                 continue;
             };
-            total = total + cross_entropy(tail.logits(px), labels).mul_scalar(k as f32);
-            count += k;
+            let ce = cross_entropy(tail.logits(px), labels);
+            pooled = Some(match pooled {
+                Some(acc) => acc + ce,
+                None => ce,
+            });
+            levels += 1;
         }
-        let mut loss =
-            total.div_scalar(count as f32) + blindspot_models::Trainable::weight_decay(m);
+        let (mut loss, wrong) = paper_loss(m, clean, y);
+        if let Some(p) = pooled {
+            loss = loss + p.mul_scalar((self.config.weight / levels as f64) as f32);
+        }
         if self.error.is_some() {
             loss = loss.mul_scalar(f32::NAN);
         }

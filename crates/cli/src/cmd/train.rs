@@ -47,10 +47,16 @@ pub struct TrainArgs {
     /// input, of every hidden layer's output, or both; MLPs only. Saved as `<id>-adv-<levels>`.
     #[arg(long, value_parser = ["input", "hidden", "all"], conflicts_with = "dropout")]
     pub adversarial: Option<String>,
-    /// The dropout baseline of section 4.2: 20% of the pixels and 50% of the hidden units
-    /// dropped in training; MLPs only. Saved as `<id>-dropout`.
+    /// The dropout baseline of section 4.2 (by default 10% of the pixels and 20% of the hidden
+    /// units dropped in training); MLPs only. Saved as `<id>-dropout`.
     #[arg(long)]
     pub dropout: bool,
+    /// With `--dropout`: drop probability of the input pixels.
+    #[arg(long, default_value_t = 0.1, requires = "dropout")]
+    pub dropout_input: f64,
+    /// With `--dropout`: drop probability of the hidden units.
+    #[arg(long, default_value_t = 0.2, requires = "dropout")]
+    pub dropout_hidden: f64,
     #[command(flatten)]
     pub pool: PoolArgs,
     #[command(flatten)]
@@ -75,6 +81,9 @@ pub struct PoolArgs {
     /// Pool examples per clean example, per level, in every minibatch.
     #[arg(long, default_value_t = PoolConfig::default().mix)]
     pub pool_mix: f64,
+    /// Weight of the pool examples' loss beside the clean examples' (weight 1).
+    #[arg(long, default_value_t = PoolConfig::default().weight)]
+    pub pool_weight: f64,
 }
 
 impl PoolArgs {
@@ -86,6 +95,7 @@ impl PoolArgs {
             refresh_every: self.pool_refresh_every,
             refresh: self.pool_refresh,
             mix: self.pool_mix,
+            weight: self.pool_weight,
             ..PoolConfig::default()
         }
     }
@@ -120,7 +130,10 @@ impl TrainArgs {
                 levels: levels.parse()?,
                 pool: self.pool.config(),
             }),
-            (None, true) => Some(Method::dropout()),
+            (None, true) => Some(Method::Dropout {
+                input: self.dropout_input,
+                hidden: self.dropout_hidden,
+            }),
             (None, false) => None,
         };
         if let Some(method) = method {
