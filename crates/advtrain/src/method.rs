@@ -83,6 +83,10 @@ pub struct PoolConfig {
     /// Weight of the pool examples' mean cross-entropy beside the clean examples' (which
     /// keeps weight 1, so that the clean data are fitted as in the baselines).
     pub weight: f64,
+    /// Keep only examples whose RMS distortion (in the level's units) is at most this; `None`
+    /// keeps every successful example. Large "minimal" perturbations can change what the image
+    /// shows, and training on them with the original label teaches the wrong thing.
+    pub max_distortion: Option<f64>,
     /// The attack that makes them: box-constrained L-BFGS with a short search over c.
     pub attack: AttackConfig,
 }
@@ -99,6 +103,7 @@ impl Default for PoolConfig {
             refresh: 500,
             mix: 0.5,
             weight: 0.5,
+            max_distortion: None,
             attack: AttackConfig {
                 goal: Goal::Untargeted,
                 candidates: 1,

@@ -275,7 +275,11 @@ impl<'a> PoolTrainer<'a> {
             let mut fresh = Vec::new();
             let mut fresh_labels = Vec::new();
             for (i, p) in result.problems.iter().enumerate() {
-                if result.success[i] && !result.misclassified[i] {
+                let small = self
+                    .config
+                    .max_distortion
+                    .is_none_or(|m| f64::from(result.distortion[i]) <= m);
+                if result.success[i] && !result.misclassified[i] && small {
                     fresh.extend_from_slice(&result.x_adv[i * dim..(i + 1) * dim]);
                     fresh_labels.push(images.labels[p.image]);
                     stats.2 += f64::from(result.distortion[i]);

@@ -84,6 +84,9 @@ pub struct PoolArgs {
     /// Weight of the pool examples' loss beside the clean examples' (weight 1).
     #[arg(long, default_value_t = PoolConfig::default().weight)]
     pub pool_weight: f64,
+    /// Keep only pool examples with an RMS distortion (in the level's units) at most this.
+    #[arg(long)]
+    pub pool_max_distortion: Option<f64>,
 }
 
 impl PoolArgs {
@@ -96,6 +99,7 @@ impl PoolArgs {
             refresh: self.pool_refresh,
             mix: self.pool_mix,
             weight: self.pool_weight,
+            max_distortion: self.pool_max_distortion,
             ..PoolConfig::default()
         }
     }
