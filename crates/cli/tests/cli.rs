@@ -72,7 +72,15 @@ fn a_backend_that_was_not_compiled_in_names_its_feature() {
 fn help_documents_every_subcommand() {
     let out = blindspot(&["--help"]);
     let text = String::from_utf8(out.stdout).unwrap();
-    for sub in ["train", "eval", "models", "bench", "reproduce", "attack", "transfer"] {
+    for sub in [
+        "train",
+        "eval",
+        "models",
+        "bench",
+        "reproduce",
+        "attack",
+        "transfer",
+    ] {
         assert!(text.contains(sub), "{sub} missing from --help");
     }
 }

@@ -402,7 +402,10 @@ pub fn paper_loss<M: Trainable>(
         .not_equal(labels.clone())
         .int()
         .sum();
-    (cross_entropy(logits, labels) + model.weight_decay(), Some(wrong))
+    (
+        cross_entropy(logits, labels) + model.weight_decay(),
+        Some(wrong),
+    )
 }
 
 /// [`train_classifier`] with another loss: `step_loss(model, images [b, 784], labels [b])`
