@@ -145,6 +145,7 @@ impl PoolConfig {
 /// The regularization a run adds to the paper's loss (cross-entropy + `λ Σw²/k`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "lowercase")]
+#[allow(clippy::large_enum_variant)] // a configuration value, built once per run
 pub enum Method {
     /// Weight decay alone (the paper's 1.6%).
     Decay,
