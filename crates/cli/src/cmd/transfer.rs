@@ -180,9 +180,13 @@ pub fn transfer_stage(
     Ok(results)
 }
 
-/// The adversarial examples of `model` for `goal` on `images`, attacking if needed.
+/// The adversarial examples of seed `k` of the column model `model` (run `<model>-s<k>`) for
+/// `goal` on `images`, attacking if needed; the set is labelled with the column, so that the
+/// rows of every seed line up.
+#[allow(clippy::too_many_arguments)]
 fn adversarial_set(
     model: &str,
+    k: usize,
     images: &Dataset,
     split: Split,
     goal: Goal,
@@ -195,7 +199,8 @@ fn adversarial_set(
         seed: plan.seed,
         ..AttackConfig::default()
     };
-    let (summary, dir, _) = up_to_date_or_attack(model, images, split, &config, common, retrained)?;
+    let run = seeded_id(model, k);
+    let (summary, dir, _) = up_to_date_or_attack(&run, images, split, &config, common, retrained)?;
     let tensors = load_tensors(&dir).with_context(|| format!("reading {}", dir.display()))?;
     let set = ExampleSet::from_attack(model, &tensors)
         .with_context(|| format!("adversarial examples in {}", dir.display()))?;
@@ -243,15 +248,12 @@ fn seed_tables(
     let mut random = Vec::new();
     let mut untargeted = Vec::new();
     for id in &plan.table2_models {
-        let run = seeded_id(id, k);
         for (goal, sets) in [
             (Goal::Random, &mut random),
             (Goal::Untargeted, &mut untargeted),
         ] {
-            let (mut set, _) =
-                adversarial_set(&run, train, Split::Train, goal, plan, common, retrained)?;
-            set.perturbation =
-                blindspot_report::transfer::Perturbation::Adversarial { model: id.clone() };
+            let (set, _) =
+                adversarial_set(id, k, train, Split::Train, goal, plan, common, retrained)?;
             sets.push(set);
         }
     }
@@ -286,7 +288,6 @@ fn seed_tables(
     };
     let (p1, p2) = (half(Split::P1)?, half(Split::P2)?);
     for (id, model, meta) in &models {
-        let run = seeded_id(id, k);
         let mut readings = [0.0; 2];
         for (j, (goal, sets)) in [
             (Goal::Random, &mut random),
@@ -295,10 +296,8 @@ fn seed_tables(
         .into_iter()
         .enumerate()
         {
-            let (mut set, summary) =
-                adversarial_set(&run, test, Split::Test, goal, plan, common, retrained)?;
-            set.perturbation =
-                blindspot_report::transfer::Perturbation::Adversarial { model: id.clone() };
+            let (set, summary) =
+                adversarial_set(id, k, test, Split::Test, goal, plan, common, retrained)?;
             sets.push(set);
             readings[j] = summary.mean_distortion;
         }
