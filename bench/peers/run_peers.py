@@ -3,7 +3,7 @@
 
   python run_peers.py --model-dir results/models/softmax1 \
       --inputs inputs.safetensors --attack advertorch-lbfgs \
-      [--n N] [--threads 2] [--json OUT] [--exact]
+      [--goal random|untargeted] [--n N] [--threads 2] [--json OUT] [--exact]
 
 --model-dir holds our checkpoint (model.safetensors + model.json); only
   kind "mlp" is supported: Linear layers `layers.{i}.weight` [out, in] /
@@ -24,16 +24,58 @@
                     TargetClass(target), one image at a time, default
                     parameters: distance MSE, epsilon=1e-5 (binary-search
                     tolerance on c), maxiter=150, L-BFGS-B memory m=15.
+  --- untargeted attacks (--goal untargeted: any wrong class) ---
+  foolbox3-ddn      Foolbox 3 DDNAttack(steps=100) (defaults init_epsilon=1,
+                    gamma=0.05), epsilons=None (minimal adversarial),
+                    criterion Misclassification(label), the whole batch at once.
+  foolbox3-deepfool Foolbox 3 L2DeepFoolAttack() (defaults steps=50,
+                    candidates=10, overshoot=0.02, loss="logits"), as above.
+  advertorch-fab    advertorch L2FABAttack (defaults n_restarts=1,
+                    n_iter=100, alpha_max=0.1, eta=1.05, beta=0.9), batch.
+  torchattacks-fab  torchattacks FAB(norm="L2", steps=100, n_restarts=1,
+                    eps=100 (only the radius of random restarts, and the
+                    threshold above which torchattacks discards a result:
+                    made large so that it keeps the minimal one), seed=0),
+                    other parameters its defaults (alpha_max=0.1, eta=1.05,
+                    beta=0.9), batch.
+  foolbox2-lbfgs    with --goal untargeted: criterion Misclassification().
+  advertorch-lbfgs  targeted only (its LBFGSAttack minimises the cross-entropy
+                    of a target); with --goal untargeted it attacks random
+                    targets (from --inputs, or drawn as make_inputs.py does
+                    with --target-seed when the inputs have none) and is
+                    scored as untargeted.
+  blindspot         not an attack: scores OUR attack's output
+                    (--adversarial DIR: adversarial.safetensors and
+                    summary.json of `blindspot attack --dir DIR`) with the
+                    same success check and distortion as every peer; time
+                    and evaluations come from its summary.json.
+  exact             (softmax models only) the exact optimum as an "attack"
+                    row: for --goal untargeted the minimum over the wrong
+                    classes j of the exact projection of x onto the halfspace
+                    z_j >= z_label + 1e-6 intersected with the box (exact_pair,
+                    float64); that minimum is the exact untargeted optimum.
 --exact  (softmax models only, i.e. no hidden layer) also compute the exact
   minimum box-constrained L2 perturbation for the same targets (see
-  exact_softmax below); may be used without --attack.
+  exact_softmax below), or, with --goal untargeted, the exact untargeted
+  optimum (see exact_untargeted), and the attack's ratio to it; may be used
+  without --attack.
+
+Goals. random (the default): success = argmax of the clipped adversarial ==
+target. untargeted: success = argmax of the clipped adversarial != label,
+with ties resolved for the label (some wrong logit strictly above the
+label's, float32 torch forward on the clipped adversarial);
+images the model already misclassifies are EXCLUDED from success rate and
+distortions (for every attack alike; every attack still gets all --n images,
+so its time covers the same work).
 
 Reported (and written as JSON with --json): success rate (argmax == target,
 re-checked here on the clipped adversarials), the paper's distortion
 sqrt(sum((x_adv - x)^2) / 784) per successful example (mean and median),
 wall-clock seconds of the whole attack, seconds per example, examples per
 second, and model forward evaluations per example (rows pushed through the
-model divided by N; a forward+backward counts once).
+model divided by N; a forward+backward counts once), and backward passes per
+example (rows of gradients pulled back through the model's output divided
+by N: FAB pulls back one per class per forward, DeepFool one per candidate).
 """
 
 import argparse
@@ -179,7 +221,9 @@ def load_model(model_dir):
 
 
 def make_counted(model):
-    """Wrap `model` so that every forward adds its batch size to `.rows` (and 1 to `.calls`)."""
+    """Wrap `model` so that every forward adds its batch size to `.rows` (and 1 to `.calls`),
+    and every gradient pulled back through its output adds the batch size to `.backward_rows`."""
+    import torch
     from torch import nn
 
     class Counted(nn.Module):
@@ -189,10 +233,20 @@ def make_counted(model):
             self.rows = 0
             self.calls = 0
 
+            self.backward_rows = 0
+
         def forward(self, x):
             self.calls += 1
-            self.rows += int(x.shape[0]) if x.dim() > 1 else 1
-            return self.inner(x)
+            rows = int(x.shape[0]) if x.dim() > 1 else 1
+            self.rows += rows
+            if x.dtype != torch.float32:  # Foolbox 2's gradient step hands over float64
+                x = x.float()
+            out = self.inner(x)
+            if out.requires_grad:
+                def count(grad, rows=rows):
+                    self.backward_rows += rows
+                out.register_hook(count)
+            return out
 
     return Counted(model).eval()
 
@@ -241,6 +295,87 @@ def run_foolbox2(counted, x, target, label):
             out[i] = adv
     seconds = time.perf_counter() - start
     return out, seconds, f"Foolbox {foolbox.__version__} LBFGSAttack"
+
+
+def run_foolbox2_untargeted(counted, x, label):
+    import foolbox
+    import numpy as np
+    from foolbox.criteria import Misclassification
+
+    LBFGSAttack = foolbox.v1.attacks.LBFGSAttack
+    fmodel = foolbox.models.PyTorchModel(counted, bounds=(0, 1), num_classes=10, device="cpu")
+    out = np.full_like(x, np.nan)
+    start = time.perf_counter()
+    for i in range(x.shape[0]):
+        attack = LBFGSAttack(model=fmodel, criterion=Misclassification())
+        adv = attack(x[i], label=int(label[i]))  # default epsilon=1e-5, maxiter=150
+        if adv is not None:
+            out[i] = adv
+    seconds = time.perf_counter() - start
+    return out, seconds, f"Foolbox {foolbox.__version__} LBFGSAttack"
+
+
+def run_foolbox3(counted, x, label, which):
+    import foolbox as fb
+    import torch
+
+    fmodel = fb.PyTorchModel(counted, bounds=(0, 1), device="cpu")
+    xt = torch.from_numpy(x)
+    yt = torch.from_numpy(label).long()
+    if which == "ddn":
+        attack, name = fb.attacks.DDNAttack(steps=100), "DDNAttack(steps=100)"
+    else:
+        attack, name = fb.attacks.L2DeepFoolAttack(), "L2DeepFoolAttack (steps=50, candidates=10, overshoot=0.02)"
+    start = time.perf_counter()
+    raw, clipped, success = attack(fmodel, xt, fb.criteria.Misclassification(yt), epsilons=None)
+    seconds = time.perf_counter() - start
+    return clipped.detach().numpy().astype("float32"), seconds, f"Foolbox {fb.__version__} {name}"
+
+
+def run_advertorch_fab(counted, x, label):
+    import advertorch
+    import torch
+    from advertorch.attacks import L2FABAttack
+
+    start = time.perf_counter()
+    attack = L2FABAttack(counted, n_restarts=1, n_iter=100)
+    adv = attack.perturb(torch.from_numpy(x), torch.from_numpy(label).long())
+    seconds = time.perf_counter() - start
+    return (adv.detach().numpy().astype("float32"), seconds,
+            f"advertorch {advertorch.__version__} L2FABAttack (n_iter=100)")
+
+
+def run_torchattacks_fab(counted, x, label):
+    import torch
+    import torchattacks
+
+    start = time.perf_counter()
+    attack = torchattacks.FAB(counted, norm="L2", eps=100.0, steps=100, n_restarts=1, seed=0,
+                              n_classes=10)
+    adv = attack(torch.from_numpy(x), torch.from_numpy(label).long())
+    seconds = time.perf_counter() - start
+    return (adv.detach().numpy().astype("float32"), seconds,
+            f"torchattacks {torchattacks.__version__} FAB L2 (steps=100)")
+
+
+def load_blindspot(adv_dir, x):
+    """Our attack's output in `adv_dir`: (x_adv [n, 784], seconds, evaluations/example, peer, summary)."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    t = load_file(os.path.join(adv_dir, "adversarial.safetensors"))
+    with open(os.path.join(adv_dir, "summary.json")) as f:
+        summary = json.load(f)
+    n = x.shape[0]
+    if t["x"].shape[0] < n or summary.get("problems") != summary.get("images"):
+        raise SystemExit(f"run_peers.py: {adv_dir} does not hold one problem per image for {n} images")
+    if not np.array_equal(t["x"][:n].reshape(n, -1), x):
+        raise SystemExit(f"run_peers.py: {adv_dir} attacked other images than --inputs")
+    if summary["images"] != n:
+        raise SystemExit(f"run_peers.py: {adv_dir} attacked {summary['images']} images, not {n}")
+    adv = t["x_adv"][:n].reshape(n, -1).astype(np.float32)
+    peer = f"blindspot L-BFGS ({summary.get('backend', '?')})"
+    return adv, float(summary["seconds"]), float(summary["evaluations_per_problem"]), peer, summary, t
 
 
 # --------------------------------------------------------------------------
@@ -316,11 +451,7 @@ def exact_softmax(model, x, target, label):
     import numpy as np
     import torch
 
-    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
-    if len(linears) != 1:
-        raise SystemExit("run_peers.py: --exact needs a softmax model (no hidden layer)")
-    W = linears[0].weight.detach().double().numpy()
-    b = linears[0].bias.detach().double().numpy()
+    W, b = softmax_weights(model)
     pair, full, ok = [], [], []
     for i in range(x.shape[0]):
         xi = x[i].astype(np.float64)
@@ -334,24 +465,91 @@ def exact_softmax(model, x, target, label):
     return np.array(pair), np.array(full), np.array(ok)
 
 
+def softmax_weights(model):
+    import torch
+
+    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+    if len(linears) != 1:
+        raise SystemExit("run_peers.py: --exact needs a softmax model (no hidden layer)")
+    return linears[0].weight.detach().double().numpy(), linears[0].bias.detach().double().numpy()
+
+
+def exact_untargeted(model, x, label, margin=1e-6):
+    """Exact minimum ||x' - x|| with argmax(W x' + b) != label, x' in [0,1]^d (float64).
+
+    The feasible set is the union over j != y of the halfspaces z_j - z_y >= margin
+    (intersected with the box), so the optimum is the smallest of the exact
+    projections onto each of them (exact_pair). At that point some wrong class
+    beats the label by the margin. Returns (rms [n], reaches [n] bool, class [n]).
+    """
+    import numpy as np
+
+    W, b = softmax_weights(model)
+    rms, ok, cls = [], [], []
+    for i in range(x.shape[0]):
+        xi = x[i].astype(np.float64)
+        y = int(label[i])
+        best, best_j, best_xp = math.inf, -1, None
+        for j in range(W.shape[0]):
+            if j == y:
+                continue
+            xp = exact_pair(xi, W[j] - W[y], b[j] - b[y] - margin)
+            if xp is None:
+                continue
+            d = float(np.sum((xp - xi) ** 2))
+            if d < best:
+                best, best_j, best_xp = d, j, xp
+        rms.append(math.sqrt(best / xi.size) if best_xp is not None else math.nan)
+        ok.append(best_xp is not None and int(np.argmax(W @ best_xp + b)) != y)
+        cls.append(best_j)
+    return np.array(rms), np.array(ok), np.array(cls)
+
+
+def random_targets(label, seed):
+    """Uniform over the 9 wrong classes, drawn exactly as make_inputs.py does."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    r = rng.integers(0, 9, size=label.shape[0])
+    return r + (r >= label)
+
+
 # --------------------------------------------------------------------------
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model-dir", required=True)
     ap.add_argument("--inputs", required=True)
-    ap.add_argument("--attack", choices=["advertorch-lbfgs", "foolbox2-lbfgs"])
+    ap.add_argument("--attack", choices=["advertorch-lbfgs", "foolbox2-lbfgs", "foolbox3-ddn",
+                                         "foolbox3-deepfool", "advertorch-fab", "torchattacks-fab",
+                                         "blindspot", "exact"])
+    ap.add_argument("--goal", choices=["random", "untargeted"], default="random",
+                    help="random: success = argmax == target (default); untargeted: argmax != label")
     ap.add_argument("--n", type=int, default=None, help="attack the first N rows (default: all)")
     ap.add_argument("--threads", type=int, default=2, help="torch (and BLAS) threads (default 2)")
     ap.add_argument("--json", help="write the result object here")
     ap.add_argument("--exact", action="store_true",
                     help="also compute the exact minimum perturbation (softmax models only)")
+    ap.add_argument("--adversarial", help="for --attack blindspot: the directory our attack wrote")
+    ap.add_argument("--target-seed", type=int, default=0,
+                    help="advertorch-lbfgs with --goal untargeted and inputs without targets: "
+                         "seed of the random targets (default 0)")
     args = ap.parse_args(argv)
     if args.attack is None and not args.exact:
         ap.error("give --attack and/or --exact")
+    if args.attack == "blindspot" and not args.adversarial:
+        ap.error("--attack blindspot needs --adversarial DIR")
+    untargeted = args.goal == "untargeted"
+    if args.attack in ("foolbox3-ddn", "foolbox3-deepfool", "advertorch-fab", "torchattacks-fab") \
+            and not untargeted:
+        ap.error(f"{args.attack} is untargeted: give --goal untargeted")
 
     # Thread counts must be fixed before numpy / torch load their pools.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(args.threads)
+    # libgomp's default (spinning) wait policy is catastrophic on a shared, loaded machine:
+    # measured here, 2-thread torch trained n100-100-10 at 26 s/epoch with it and 1.8 s with
+    # PASSIVE. An OMP_WAIT_POLICY already in the environment is kept; the JSON records it.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
     import numpy as np
     import torch
@@ -362,42 +560,98 @@ def main(argv=None):
 
     model, model_name, _ = load_model(args.model_dir)
     inputs = load_file(args.inputs)
-    for key in ("x", "label", "target"):
+    for key in ("x", "label") + (() if untargeted else ("target",)):
         if key not in inputs:
             raise SystemExit(f"run_peers.py: {args.inputs} has no tensor {key!r}")
     n_all = inputs["x"].shape[0]
     n = n_all if args.n is None else min(args.n, n_all)
     x = np.ascontiguousarray(inputs["x"][:n].astype(np.float32).reshape(n, -1))
     label = inputs["label"][:n].astype(np.int64)
-    target = inputs["target"][:n].astype(np.int64)
+    target = inputs["target"][:n].astype(np.int64) if "target" in inputs else np.full(n, -1)
+    target_note = None
+    if untargeted and args.attack == "advertorch-lbfgs" and np.any(target < 0):
+        target = random_targets(label, args.target_seed)
+        target_note = f"random targets, numpy default_rng({args.target_seed}) as make_inputs.py"
     d = x.shape[1]
 
     with torch.no_grad():
         clean = model(torch.from_numpy(x)).argmax(1).numpy()
+    # Untargeted: images the model already misclassifies are excluded from the statistics.
+    scored = clean == label if untargeted else np.ones(n, dtype=bool)
 
-    result = {"model": model_name, "n": n, "torch_threads": torch.get_num_threads(),
+    result = {"model": model_name, "goal": args.goal, "n": n, "n_scored": int(scored.sum()),
+              "torch_threads": torch.get_num_threads(),
               "torch_version": torch.__version__, "inputs": os.path.abspath(args.inputs),
               "clean_accuracy": float(np.mean(clean == label)),
               "already_at_target": int(np.sum(clean == target))}
+    if target_note:
+        result["targets"] = target_note
 
     load_start = os.getloadavg()[0]
-    if args.attack:
+    success = None
+    if args.attack == "exact":
+        if not untargeted:
+            raise SystemExit("run_peers.py: --attack exact is for --goal untargeted (use --exact otherwise)")
+        start = time.perf_counter()
+        full, reaches, _ = exact_untargeted(model, x, label)
+        seconds = time.perf_counter() - start
+        ok = scored & reaches
+        result.update({
+            "peer": "exact optimum (min over wrong classes of the projection onto halfspace and box, float64)",
+            "attack": "exact", "success_rate": float(np.mean(ok[scored])), "n_success": int(ok.sum()),
+            "mean_rms": float(full[ok].mean()), "median_rms": float(np.median(full[ok])),
+            "seconds": seconds, "seconds_per_example": seconds / n, "examples_per_second": n / seconds,
+            "evaluations_per_example": None, "backward_per_example": None,
+        })
+        print(f"{model_name} exact untargeted optimum: n={n} ({int(scored.sum())} scored) "
+              f"mean RMS {result['mean_rms']:.4f} median {result['median_rms']:.4f}")
+    elif args.attack:
         counted = make_counted(model)
+        evaluations = backward = None
         if args.attack == "advertorch-lbfgs":
             adv, seconds, peer = run_advertorch(counted, x, target)
-        else:
-            adv, seconds, peer = run_foolbox2(counted, x, target, label)
+            if untargeted:
+                peer += ", random target"
+        elif args.attack == "foolbox2-lbfgs":
+            if untargeted:
+                adv, seconds, peer = run_foolbox2_untargeted(counted, x, label)
+            else:
+                adv, seconds, peer = run_foolbox2(counted, x, target, label)
+        elif args.attack in ("foolbox3-ddn", "foolbox3-deepfool"):
+            adv, seconds, peer = run_foolbox3(counted, x, label, args.attack.split("-")[1])
+        elif args.attack == "advertorch-fab":
+            adv, seconds, peer = run_advertorch_fab(counted, x, label)
+        elif args.attack == "torchattacks-fab":
+            adv, seconds, peer = run_torchattacks_fab(counted, x, label)
+        else:  # blindspot: score our attack's output
+            adv, seconds, evaluations, peer, summary, tensors = load_blindspot(args.adversarial, x)
+            result["blindspot_summary"] = {k: summary.get(k) for k in (
+                "backend", "success_rate", "misclassified", "mean_distortion", "median_distortion",
+                "evaluations_per_problem", "seconds", "images_per_second")}
+            result["blindspot_config"] = summary.get("config")
+        if evaluations is None:
+            evaluations = counted.rows / n
+            backward = counted.backward_rows / n
         returned = ~np.isnan(adv).any(axis=1)
         adv = np.where(returned[:, None], np.clip(np.nan_to_num(adv), 0, 1), x).astype(np.float32)
         with torch.no_grad():
-            pred = model(torch.from_numpy(adv)).argmax(1).numpy()
-        success = returned & (pred == target)
+            logits = model(torch.from_numpy(adv)).numpy()
+        pred = logits.argmax(1)
+        if untargeted:
+            # argmax != label with ties resolved for the label: some wrong class strictly above it.
+            rival = np.where(np.arange(logits.shape[1])[None, :] == label[:, None], -np.inf, logits).max(1)
+            success = returned & (rival > logits[np.arange(n), label]) & scored
+        else:
+            success = returned & (pred == target)
+        if args.attack == "blindspot":
+            ours = tensors["success"][:n] > 0.5
+            result["blindspot_success_disagreements"] = int(np.sum(ours[scored] != success[scored]))
         rms = np.sqrt(np.sum((adv.astype(np.float64) - x) ** 2, axis=1) / d)
         ok_rms = rms[success]
         result.update({
             "peer": peer,
             "attack": args.attack,
-            "success_rate": float(np.mean(success)),
+            "success_rate": float(np.sum(success) / max(1, np.sum(scored))),
             "n_success": int(success.sum()),
             "n_returned": int(returned.sum()),
             "mean_rms": float(ok_rms.mean()) if ok_rms.size else None,
@@ -405,22 +659,42 @@ def main(argv=None):
             "seconds": seconds,
             "seconds_per_example": seconds / n,
             "examples_per_second": n / seconds,
-            "evaluations_per_example": counted.rows / n,
-            "forward_calls": counted.calls,
+            "evaluations_per_example": evaluations,
+            "backward_per_example": backward,
+            "forward_calls": None if args.attack == "blindspot" else counted.calls,
         })
-        print(f"{model_name} {args.attack} ({peer}): n={n} success {success.mean():.1%} "
+        print(f"{model_name} {args.attack} ({peer}) {args.goal}: n={n} ({int(scored.sum())} scored) "
+              f"success {result['success_rate']:.1%} "
               f"mean RMS {result['mean_rms'] if result['mean_rms'] is None else round(result['mean_rms'], 4)} "
               f"median RMS {result['median_rms'] if result['median_rms'] is None else round(result['median_rms'], 4)} "
               f"{seconds:.1f} s ({seconds / n:.3f} s/example, {n / seconds:.2f} ex/s) "
-              f"{counted.rows / n:.0f} evals/example, torch {torch.__version__}, {args.threads} threads, "
+              f"{evaluations:.0f} evals/example, torch {torch.__version__}, {args.threads} threads, "
               f"load {load_start:.2f}")
 
-    if args.exact:
+    if args.exact and untargeted:
+        full, reaches, _ = exact_untargeted(model, x, label)
+        exact = {"mean_rms": float(np.mean(full[scored])), "median_rms": float(np.median(full[scored])),
+                 "reaches_misclassification": float(np.mean(reaches[scored]))}
+        if success is not None and success.any():
+            # Ratio of the means over the images the attack succeeded on, and per-example ratios.
+            exact["attack_over_exact_mean_of_means"] = float(rms[success].mean() / full[success].mean())
+            ratio = rms[success] / np.maximum(full[success], 1e-12)
+            exact["attack_over_exact_mean"] = float(np.mean(ratio))
+            exact["attack_over_exact_median"] = float(np.median(ratio))
+        result["exact"] = exact
+        line = (f"{model_name} exact untargeted optimum: mean RMS {exact['mean_rms']:.4f} "
+                f"median {exact['median_rms']:.4f}")
+        if "attack_over_exact_mean" in exact:
+            line += (f"; attack/exact: ratio of means {exact['attack_over_exact_mean_of_means']:.4f}, "
+                     f"per example mean {exact['attack_over_exact_mean']:.4f}, "
+                     f"median {exact['attack_over_exact_median']:.4f}")
+        print(line)
+    elif args.exact:
         pair, full, ok = exact_softmax(model, x, target, label)
         exact = {"mean_rms": float(np.mean(full)), "median_rms": float(np.median(full)),
                  "reaches_target": float(np.mean(ok)),
                  "pair_mean_rms": float(np.nanmean(pair)), "pair_median_rms": float(np.nanmedian(pair))}
-        if args.attack and success.any():
+        if success is not None and success.any():
             ratio = rms[success] / np.maximum(full[success], 1e-12)
             exact["attack_over_exact_mean"] = float(np.mean(ratio))
             exact["attack_over_exact_median"] = float(np.median(ratio))
@@ -438,9 +712,10 @@ def main(argv=None):
     result["loadavg_1min_start"] = load_start
     result["loadavg_1min_end"] = os.getloadavg()[0]
     result["cpu_count"] = os.cpu_count()
-    order = ["peer", "attack", "model", "n", "success_rate", "mean_rms", "median_rms", "seconds",
-             "seconds_per_example", "examples_per_second", "evaluations_per_example",
-             "torch_threads", "torch_version"]
+    result["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY")
+    order = ["peer", "attack", "goal", "model", "n", "n_scored", "success_rate", "mean_rms", "median_rms",
+             "seconds", "seconds_per_example", "examples_per_second", "evaluations_per_example",
+             "backward_per_example", "torch_threads", "torch_version"]
     result = {**{k: result[k] for k in order if k in result},
               **{k: v for k, v in result.items() if k not in order}}
     if args.json:

@@ -36,6 +36,16 @@
 # Idempotent: when the venv exists, its marker file names the same flavour
 # and the import check passes, nothing is done.
 #
+# A second venv, "$BLINDSPOT_PEERS_VENV/venv-fb3", holds Foolbox 3 (its L2
+# DDN and L2 DeepFool, for the untargeted benchmark) and torchattacks (FAB):
+# Foolbox 3 and Foolbox 2.4.0 are the same package name, so they cannot
+# share a venv. Same flavour, same torch/numpy/scipy pins, same wheel
+# directory (torch is not downloaded again), its own marker and import
+# check. torchattacks 3.5.1 pins requests~=2.25.1 (and so idna<3,
+# urllib3<1.27), which its attacks never import; it is installed with
+# --no-deps and its real run-time needs (torch, torchvision, scipy, numpy,
+# tqdm) are installed explicitly.
+#
 # advertorch: the package registry's newest release is 0.2.3. The upstream
 # source tree calls itself 0.2.4 (VERSION bumped in July 2021, never
 # released); its LBFGSAttack (advertorch/attacks/lbfgs.py) differs from
@@ -58,6 +68,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Pinned versions (the ones the numbers in README.md were measured with).
 PEERS=(advertorch==0.2.3 foolbox==2.4.0 safetensors==0.8.0)
+PEERS_FB3=(foolbox==3.3.4 eagerpy==0.30.0 tqdm==4.70.1 safetensors==0.8.0)
+PEERS_FB3_NODEPS=(torchattacks==3.5.1)
 PYPI_STACK=(torch==2.15.0 torchvision==0.29.2 numpy==2.4.6 scipy==1.17.1)
 DEBIAN_PKGS=(python3-torch python3-torchvision python3-scipy python3-venv python3-pip)
 
@@ -85,10 +97,62 @@ print("torch", torch.__version__, "| advertorch", advertorch.__version__,
 EOF
 }
 
+# The Foolbox 3 / torchattacks venv (see the header), built after the main one.
+VENV_FB3="$BASE/venv-fb3"
+MARKER_FB3="$VENV_FB3/.blindspot-peers-ok"
+
+check_fb3() {
+  "$VENV_FB3/bin/python" - <<'EOF'
+import sys
+sys.dont_write_bytecode = True
+import eagerpy, foolbox, numpy, safetensors, scipy, torch, torchattacks
+from foolbox.attacks import DDNAttack, L2DeepFoolAttack
+from torchattacks import FAB
+x = torch.ones(3, requires_grad=True)
+(x * x).sum().backward()
+assert x.grad.tolist() == [2.0, 2.0, 2.0]
+print("torch", torch.__version__, "| foolbox", foolbox.__version__, "| eagerpy", eagerpy.__version__,
+      "| torchattacks", torchattacks.__version__, "| numpy", numpy.__version__,
+      "| scipy", scipy.__version__, "| safetensors", safetensors.__version__)
+EOF
+}
+
+setup_fb3() {
+  if [[ "${BLINDSPOT_PEERS_FORCE:-0}" != 1 && -f "$MARKER_FB3" ]] \
+     && [[ "$(head -n1 "$MARKER_FB3")" == "$FLAVOUR" ]] && versions=$(check_fb3 2>/dev/null); then
+    echo "setup.sh: $VENV_FB3 already set up ($FLAVOUR): $versions"
+    echo "python: $VENV_FB3/bin/python"
+    return 0
+  fi
+  local start_fb3
+  start_fb3=$(date +%s)
+  rm -rf "$VENV_FB3"
+  if [[ "$FLAVOUR" == pypi ]]; then
+    "${PYTHON:-python3}" -m venv "$VENV_FB3"
+    mkdir -p "$WHEELS"
+    "$VENV_FB3/bin/python" -m pip wheel -q -w "$WHEELS" "${PYPI_STACK[@]}" "${PEERS_FB3[@]}"
+    "$VENV_FB3/bin/python" -m pip wheel -q --no-deps -w "$WHEELS" "${PEERS_FB3_NODEPS[@]}"
+    "$VENV_FB3/bin/python" -m pip install -q --no-index --find-links "$WHEELS" \
+      "${PYPI_STACK[@]}" "${PEERS_FB3[@]}"
+    "$VENV_FB3/bin/python" -m pip install -q --no-index --find-links "$WHEELS" --no-deps \
+      "${PEERS_FB3_NODEPS[@]}"
+  else
+    /usr/bin/python3 -m venv --system-site-packages "$VENV_FB3"
+    cp "$VENV/constraints.txt" "$VENV_FB3/constraints.txt"
+    "$VENV_FB3/bin/python" -m pip install -q -c "$VENV_FB3/constraints.txt" "${PEERS_FB3[@]}"
+    "$VENV_FB3/bin/python" -m pip install -q --no-deps "${PEERS_FB3_NODEPS[@]}"
+  fi
+  versions=$(check_fb3)
+  { echo "$FLAVOUR"; echo "$versions"; } >"$MARKER_FB3"
+  echo "setup.sh: $VENV_FB3 done in $(( $(date +%s) - start_fb3 )) s ($FLAVOUR): $versions"
+  echo "python: $VENV_FB3/bin/python"
+}
+
 if [[ "${BLINDSPOT_PEERS_FORCE:-0}" != 1 && -f "$MARKER" ]] \
    && [[ "$(head -n1 "$MARKER")" == "$FLAVOUR" ]] && versions=$(check 2>/dev/null); then
   echo "setup.sh: $VENV already set up ($FLAVOUR): $versions"
   echo "python: $VENV/bin/python"
+  setup_fb3
   exit 0
 fi
 
@@ -125,3 +189,4 @@ versions=$(check)
 { echo "$FLAVOUR"; echo "$versions"; } >"$MARKER"
 echo "setup.sh: done in $(( $(date +%s) - start )) s ($FLAVOUR): $versions"
 echo "python: $VENV/bin/python"
+setup_fb3

@@ -16,7 +16,8 @@ use crate::reproduce::{Backend, absolute, run_cli};
 pub enum BenchTask {
     /// Seconds per training epoch of n100-100-10 at batch 128 on each backend.
     Train(TrainBenchArgs),
-    /// The L-BFGS attack on 100 test images against the Python peers on the same weights.
+    /// The L-BFGS attack on 100 test images against the Python peers on the same weights
+    /// (`--goal random`: random targets; `--goal untargeted`: minimum-distortion attacks).
     Attack(AttackBenchArgs),
 }
 
@@ -39,6 +40,12 @@ pub struct TrainBenchArgs {
     /// Epochs to time per backend.
     #[arg(long, default_value_t = 2)]
     pub epochs: usize,
+    /// Skip PyTorch (no venv is made).
+    #[arg(long)]
+    pub no_peers: bool,
+    /// PyTorch's thread counts, one run each (`bench/peers/train_torch.py`).
+    #[arg(long, num_args = 1.., default_values_t = [2])]
+    pub torch_threads: Vec<usize>,
     /// Output directory (the table goes to `<out>/bench/`).
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
@@ -47,9 +54,13 @@ pub struct TrainBenchArgs {
 }
 
 impl TrainBenchArgs {
-    /// Runs `blindspot bench` once per backend.
+    /// Runs `blindspot bench` once per backend, then the same training in PyTorch, and writes
+    /// `<out>/bench/train.md`.
     pub fn run(self) -> anyhow::Result<()> {
         self.data.run()?;
+        let out = absolute(&self.out)?;
+        let mut jsons = Vec::new();
+        let mut loads = Vec::new();
         for backend in &self.backends {
             let mut args = vec![
                 "bench".to_owned(),
@@ -63,8 +74,91 @@ impl TrainBenchArgs {
             if let Some(dir) = &self.data.data_dir {
                 args.extend(["--data-dir".into(), absolute(dir)?.display().to_string()]);
             }
+            let load = loadavg();
             run_cli(*backend, &args)?;
+            loads.push(load);
+            jsons.push(
+                out.join("bench")
+                    .join(format!("train-n100-100-10-{}.json", backend.name())),
+            );
         }
+        if !self.no_peers {
+            let python = setup_peers()?.join("venv").join("bin").join("python");
+            for threads in &self.torch_threads {
+                let json = out
+                    .join("bench")
+                    .join(format!("train-n100-100-10-pytorch-{threads}t.json"));
+                let mut cmd = Command::new(&python);
+                cmd.env("PYTHONDONTWRITEBYTECODE", "1")
+                    .arg(
+                        project_root()
+                            .join("bench")
+                            .join("peers")
+                            .join("train_torch.py"),
+                    )
+                    .args(["--epochs", &self.epochs.to_string()])
+                    .args(["--threads", &threads.to_string()])
+                    .arg("--json")
+                    .arg(&json);
+                if let Some(dir) = &self.data.data_dir {
+                    cmd.arg("--mnist-dir").arg(absolute(dir)?);
+                }
+                eprintln!("$ {cmd:?}");
+                let status = cmd.status().context("running train_torch.py")?;
+                anyhow::ensure!(status.success(), "train_torch.py failed ({status})");
+                jsons.push(json);
+            }
+        }
+        let mut table = format!(
+            "# Training speed\n\nSeconds per epoch of n100-100-10 (sigmoid 784-100-100-10, \
+             cross-entropy + λΣw²/k with λ = 1e-5, 1e-5, 1e-6, Adam lr 1e-3 with a cosine decay, \
+             PyTorch's default Linear initialization), batch 128, the 60,000 training images, the \
+             training pass only (the evaluation after an epoch excluded), mean over {} epochs. \
+             PyTorch: `bench/peers/train_torch.py`, OMP_WAIT_POLICY=PASSIVE unless set. `load`: \
+             1-minute load average at the start (shared 2-core machine).\n\n\
+             Reproduce: `cargo xtask bench train --epochs {}`.\n\n\
+             | implementation | threads | s / epoch | epochs (s) | load |\n|---|---|---|---|---|\n",
+            self.epochs, self.epochs
+        );
+        for (i, path) in jsons.iter().enumerate() {
+            let mut r = read_json(path)?;
+            if let Some(load) = loads.get(i) {
+                r["loadavg_1min_start"] = (*load).into();
+            }
+            let name = match r["backend"].as_str() {
+                Some("pytorch") => format!(
+                    "PyTorch {} (OMP_WAIT_POLICY={})",
+                    r["torch_version"].as_str().unwrap_or("?"),
+                    r["omp_wait_policy"].as_str().unwrap_or("default")
+                ),
+                Some(b) => format!("blindspot ({b})"),
+                None => "?".into(),
+            };
+            let epochs = r["epoch_seconds"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(serde_json::Value::as_f64)
+                        .map(|s| format!("{s:.2}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            table += &format!(
+                "| {name} | {} | {:.2} | {epochs} | {} |\n",
+                r["threads"],
+                number(&r, "mean_epoch_seconds"),
+                opt(
+                    r.get("loadavg_1min_start")
+                        .and_then(serde_json::Value::as_f64),
+                    1
+                ),
+            );
+        }
+        println!("{table}");
+        let path = out.join("bench").join("train.md");
+        std::fs::write(&path, &table).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
         Ok(())
     }
 }
@@ -84,6 +178,17 @@ pub struct AttackBenchArgs {
     /// Images for Foolbox 2, which attacks one image at a time (slow).
     #[arg(long, default_value_t = 100)]
     pub n_foolbox: usize,
+    /// `random`: ours (random and untargeted) and the peers' L-BFGS on random targets, table
+    /// `<out>/bench/attack.md`. `untargeted`: ours and every minimum-distortion peer (Foolbox 3
+    /// DDN and DeepFool, advertorch and torchattacks FAB, Foolbox 2 L-BFGS, advertorch L-BFGS on
+    /// random targets) and the exact optimum for softmax models, one table per model in
+    /// `<out>/bench/attack-untargeted.md` (and `.json`).
+    #[arg(long, default_value = "random", value_parser = ["random", "untargeted"])]
+    pub goal: String,
+    /// `--goal untargeted`: images for advertorch's L-BFGS on random targets (slow: one L-BFGS-B
+    /// problem over the whole batch); default `--n`.
+    #[arg(long)]
+    pub n_slow: Option<usize>,
     /// Skip the Python peers (no venv is made).
     #[arg(long)]
     pub no_peers: bool,
@@ -122,6 +227,9 @@ fn number(v: &serde_json::Value, key: &str) -> f64 {
 impl AttackBenchArgs {
     /// Runs ours on every backend, then the peers on the same images and targets.
     pub fn run(self) -> anyhow::Result<()> {
+        if self.goal == "untargeted" {
+            return self.run_untargeted();
+        }
         self.data.run()?;
         let out = absolute(&self.out)?;
         let bench = out.join("bench").join("attack");
@@ -202,18 +310,7 @@ impl AttackBenchArgs {
     /// inputs (same images, same targets, same weights).
     fn peers(&self, out: &Path, bench: &Path) -> anyhow::Result<Vec<Row>> {
         let peers = project_root().join("bench").join("peers");
-        let status = Command::new("bash")
-            .arg(peers.join("setup.sh"))
-            .status()
-            .context("running bench/peers/setup.sh")?;
-        anyhow::ensure!(status.success(), "bench/peers/setup.sh failed ({status})");
-        let venv = std::env::var_os("BLINDSPOT_PEERS_VENV")
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/blindspot/peers"))
-            })
-            .context("no HOME for the peers' venv")?;
-        let python = venv.join("venv").join("bin").join("python");
+        let python = setup_peers()?.join("venv").join("bin").join("python");
         let first = self.backends.first().context("no backend")?;
         let mut rows = Vec::new();
         for model in &self.models {
@@ -260,6 +357,319 @@ impl AttackBenchArgs {
         }
         Ok(rows)
     }
+}
+
+/// Runs `bench/peers/setup.sh` (idempotent) and returns the peers' base directory, which holds
+/// `venv` (torch, advertorch, Foolbox 2) and `venv-fb3` (torch, Foolbox 3, torchattacks).
+fn setup_peers() -> anyhow::Result<PathBuf> {
+    let peers = project_root().join("bench").join("peers");
+    let status = Command::new("bash")
+        .arg(peers.join("setup.sh"))
+        .status()
+        .context("running bench/peers/setup.sh")?;
+    anyhow::ensure!(status.success(), "bench/peers/setup.sh failed ({status})");
+    std::env::var_os("BLINDSPOT_PEERS_VENV")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/blindspot/peers"))
+        })
+        .context("no HOME for the peers' venv")
+}
+
+/// One run of `run_peers.py --goal untargeted`: which venv, which attack, how many images.
+struct PeerRun {
+    venv: &'static str,
+    attack: &'static str,
+    n: usize,
+    /// Our attack's output directory, for `--attack blindspot`.
+    adversarial: Option<PathBuf>,
+}
+
+impl AttackBenchArgs {
+    /// `--goal untargeted`: ours on every backend and every minimum-distortion peer, all scored
+    /// by `run_peers.py` with one success check, one table per model.
+    fn run_untargeted(&self) -> anyhow::Result<()> {
+        self.data.run()?;
+        let out = absolute(&self.out)?;
+        let bench = out.join("bench").join("attack-untargeted");
+        for model in &self.models {
+            let dir = out.join("models").join(model);
+            anyhow::ensure!(
+                dir.join("model.json").exists(),
+                "{} has no trained model; run `cargo xtask reproduce` (or `blindspot train --model {model}`) first",
+                dir.display()
+            );
+        }
+        let first = *self.backends.first().context("no backend")?;
+        let n_slow = self.n_slow.unwrap_or(self.n).min(self.n);
+        let n_foolbox = self.n_foolbox.min(self.n);
+        let mut blocks = Vec::new();
+        for model in &self.models {
+            // Ours first (timed in the same session as the peers).
+            let mut our_load = Vec::new();
+            for backend in &self.backends {
+                let dir = bench.join(backend.name()).join(model);
+                let mut args = vec![
+                    "attack".to_owned(),
+                    "--model".into(),
+                    model.clone(),
+                    "--split".into(),
+                    "test".into(),
+                    "--n".into(),
+                    self.n.to_string(),
+                    "--goal".into(),
+                    "untargeted".into(),
+                    "--backend".into(),
+                    backend.name().into(),
+                    "--out".into(),
+                    out.display().to_string(),
+                    "--dir".into(),
+                    dir.display().to_string(),
+                ];
+                if let Some(d) = &self.data.data_dir {
+                    args.extend(["--data-dir".into(), absolute(d)?.display().to_string()]);
+                }
+                our_load.push(loadavg());
+                run_cli(*backend, &args)?;
+            }
+            if self.no_peers {
+                continue;
+            }
+            let base = setup_peers()?;
+            let inputs = bench
+                .join(first.name())
+                .join(model)
+                .join("adversarial.safetensors");
+            let softmax = model.starts_with("softmax");
+            let mut runs = Vec::new();
+            if softmax {
+                runs.push(PeerRun {
+                    venv: "venv",
+                    attack: "exact",
+                    n: self.n,
+                    adversarial: None,
+                });
+            }
+            for backend in &self.backends {
+                runs.push(PeerRun {
+                    venv: "venv",
+                    attack: "blindspot",
+                    n: self.n,
+                    adversarial: Some(bench.join(backend.name()).join(model)),
+                });
+            }
+            runs.extend([
+                PeerRun {
+                    venv: "venv-fb3",
+                    attack: "foolbox3-ddn",
+                    n: self.n,
+                    adversarial: None,
+                },
+                PeerRun {
+                    venv: "venv-fb3",
+                    attack: "foolbox3-deepfool",
+                    n: self.n,
+                    adversarial: None,
+                },
+                PeerRun {
+                    venv: "venv",
+                    attack: "advertorch-fab",
+                    n: self.n,
+                    adversarial: None,
+                },
+                PeerRun {
+                    venv: "venv-fb3",
+                    attack: "torchattacks-fab",
+                    n: self.n,
+                    adversarial: None,
+                },
+                PeerRun {
+                    venv: "venv",
+                    attack: "foolbox2-lbfgs",
+                    n: n_foolbox,
+                    adversarial: None,
+                },
+                PeerRun {
+                    venv: "venv",
+                    attack: "advertorch-lbfgs",
+                    n: n_slow,
+                    adversarial: None,
+                },
+            ]);
+            let mut results = Vec::new();
+            for run in &runs {
+                let tag = match &run.adversarial {
+                    Some(dir) => format!(
+                        "blindspot-{}",
+                        dir.parent()
+                            .and_then(Path::file_name)
+                            .map_or("?".into(), |b| b.to_string_lossy().into_owned())
+                    ),
+                    None => run.attack.to_string(),
+                };
+                let json = bench.join("peers").join(format!("{model}-{tag}.json"));
+                std::fs::create_dir_all(json.parent().expect("has a parent"))?;
+                let mut cmd = Command::new(base.join(run.venv).join("bin").join("python"));
+                cmd.env("PYTHONDONTWRITEBYTECODE", "1")
+                    .arg(
+                        project_root()
+                            .join("bench")
+                            .join("peers")
+                            .join("run_peers.py"),
+                    )
+                    .arg("--model-dir")
+                    .arg(out.join("models").join(model))
+                    .arg("--inputs")
+                    .arg(&inputs)
+                    .args(["--goal", "untargeted", "--attack", run.attack])
+                    .args(["--n", &run.n.to_string(), "--threads", "2"])
+                    .arg("--json")
+                    .arg(&json);
+                if let Some(dir) = &run.adversarial {
+                    cmd.arg("--adversarial").arg(dir);
+                }
+                if softmax && run.attack != "exact" {
+                    cmd.arg("--exact");
+                }
+                eprintln!("$ {cmd:?}");
+                let status = cmd.status().context("running run_peers.py")?;
+                anyhow::ensure!(
+                    status.success(),
+                    "run_peers.py {} failed ({status})",
+                    run.attack
+                );
+                let mut r = read_json(&json)?;
+                if run.adversarial.is_some() {
+                    // Ours ran earlier: its load is the one when it ran, not when it was scored.
+                    let i = runs[..results.len()]
+                        .iter()
+                        .filter(|r| r.adversarial.is_some())
+                        .count();
+                    r["loadavg_1min_start"] = our_load.get(i).copied().flatten().into();
+                }
+                results.push(r);
+            }
+            blocks.push((model.clone(), results));
+        }
+        if self.no_peers {
+            eprintln!("--no-peers: ours ran, no table (the table is scored by run_peers.py)");
+            return Ok(());
+        }
+        let command = format!(
+            "cargo xtask bench attack --goal untargeted --n {} --n-foolbox {n_foolbox} --n-slow {n_slow} --backends {} --models {}",
+            self.n,
+            self.backends
+                .iter()
+                .map(|b| b.name())
+                .collect::<Vec<_>>()
+                .join(" "),
+            self.models.join(" ")
+        );
+        let table = render_untargeted(&blocks, self.n, &command);
+        println!("{table}");
+        let path = out.join("bench").join("attack-untargeted.md");
+        std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+        std::fs::write(&path, &table).with_context(|| format!("writing {}", path.display()))?;
+        let json = serde_json::json!({
+            "goal": "untargeted",
+            "n": self.n,
+            "n_slow": n_slow,
+            "n_foolbox": n_foolbox,
+            "misclassified_images": "excluded from success and distortion for every attack",
+            "models": blocks.iter().map(|(m, r)| (m.clone(), serde_json::Value::Array(r.clone())))
+                .collect::<serde_json::Map<_, _>>(),
+        });
+        let json_path = path.with_extension("json");
+        std::fs::write(&json_path, serde_json::to_string_pretty(&json)? + "\n")
+            .with_context(|| format!("writing {}", json_path.display()))?;
+        eprintln!("wrote {} and {}", path.display(), json_path.display());
+        Ok(())
+    }
+}
+
+/// The 1-minute load average (Linux), for the tables: the machine is shared.
+fn loadavg() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// `x` with `digits` decimals, or `–` when absent.
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.filter(|x| x.is_finite())
+        .map_or("–".to_string(), |x| format!("{x:.digits$}"))
+}
+
+fn render_untargeted(
+    blocks: &[(String, Vec<serde_json::Value>)],
+    n: usize,
+    command: &str,
+) -> String {
+    let mut s = format!(
+        "# Untargeted attack benchmark\n\n\
+         The first {n} MNIST test images (fewer where the `images` column says so: the first k of \
+         the same images), the same weights (our safetensors loaded into PyTorch), untargeted: any \
+         wrong class, minimal L2. Every attack's output is scored by `bench/peers/run_peers.py` \
+         alike: success = on the adversarial clipped to [0, 1], some wrong logit is strictly above \
+         the label's (float32 PyTorch forward, ties count as failure); images the model already \
+         misclassifies are **excluded** from success and distortion for every attack (`scored`), \
+         but every attack is given all the images and timed on all of them. Distortion: the \
+         paper's RMS sqrt(Σ(x′−x)²/784) over the successful examples. `ratio to exact`: mean RMS \
+         over the attack's successful examples / mean exact optimum over the same examples \
+         (softmax models: the exact optimum is the minimum over wrong classes of the projection of \
+         x onto the halfspace z_j ≥ z_label + 1e-6 intersected with the box, float64). \
+         examples/s = images given / wall-clock seconds of the attack (model loading excluded); \
+         Python peers on torch with 2 threads \
+         (OMP_WAIT_POLICY=PASSIVE unless set: libgomp's spinning default is up to 10× slower \
+         on this loaded machine). `evals/example`: rows pushed through the model / \
+         images (peers; a forward counts once), objective-and-gradient evaluations per problem \
+         (ours: each one forward and one backward). `backward/example`: rows of gradients \
+         pulled back through the model's output \
+         (FAB pulls one back per class, DeepFool one per candidate class). `load`: 1-minute load \
+         average when the run started (the machine is shared: 2 cores).\n\n\
+         Reproduce: `{command}` (Python venvs made by \
+         `bench/peers/setup.sh`).\n"
+    );
+    for (model, rows) in blocks {
+        s += &format!(
+            "\n## {model}\n\n\
+             | attack | images (scored) | success | mean RMS | median RMS | ratio to exact | examples/s | evals/example | backward/example | load |\n\
+             |---|---|---|---|---|---|---|---|---|---|\n"
+        );
+        for r in rows {
+            let f = |k: &str| r.get(k).and_then(serde_json::Value::as_f64);
+            let exact_row = r["attack"] == "exact";
+            let ratio = if exact_row {
+                Some(1.0)
+            } else {
+                r.get("exact")
+                    .and_then(|e| e.get("attack_over_exact_mean_of_means"))
+                    .and_then(serde_json::Value::as_f64)
+            };
+            s += &format!(
+                "| {} | {} ({}) | {:.1}% | {} | {} | {} | {} | {} | {} | {} |\n",
+                r["peer"].as_str().unwrap_or("?"),
+                r["n"],
+                r["n_scored"],
+                100.0 * f("success_rate").unwrap_or(f64::NAN),
+                opt(f("mean_rms"), 5),
+                opt(f("median_rms"), 5),
+                opt(ratio, 4),
+                if exact_row {
+                    "–".into()
+                } else {
+                    opt(f("examples_per_second"), 2)
+                },
+                opt(f("evaluations_per_example"), 0),
+                opt(f("backward_per_example"), 0),
+                opt(f("loadavg_1min_start"), 1),
+            );
+        }
+    }
+    s
 }
 
 fn render(rows: &[Row], n: usize) -> String {

@@ -32,6 +32,11 @@ enum Command {
     Bench(cmd::bench::BenchArgs),
     /// Tables 2–4: transfer of adversarial examples across models and training sets.
     Transfer(cmd::transfer::TransferArgs),
+    /// Section 3, Figures 1–2: top-k images of units and random directions, and a test of
+    /// whether they can be told apart.
+    Units(cmd::units::UnitsArgs),
+    /// Section 4.3, Table 5: frame bounds of each layer and certified L2 radii.
+    Spectral(cmd::spectral::SpectralArgs),
     /// Run every stage (training and evaluating all models) and write the report.
     Reproduce(cmd::reproduce::ReproduceArgs),
 }
@@ -45,5 +50,7 @@ fn main() -> anyhow::Result<()> {
         Command::Reproduce(args) => args.run(),
         Command::Transfer(args) => args.run(),
         Command::Bench(args) => args.run(),
+        Command::Units(args) => args.run(),
+        Command::Spectral(args) => args.run(),
     }
 }

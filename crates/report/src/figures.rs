@@ -3,7 +3,7 @@
 //!
 //! Figure 5 shows adversarial examples; Figure 7's counterpart shows the same images with
 //! Gaussian noise of the same RMS distortion (added, then clipped to `[0, 1]`). [`heatmap`]
-//! draws the error matrices of Tables 2 and 4.
+//! draws the error matrices of Tables 2 and 4, [`image_rows`] the top-k rows of Figures 1–2.
 //!
 //! The PNG encoder is the few lines an 8-bit grayscale image needs, on `flate2` (zlib and
 //! CRC-32), which the workspace already builds. The `image` crate would do it too, but adding
@@ -149,6 +149,42 @@ pub fn grid(
     Ok(img)
 }
 
+/// A plain grid of images (Figures 1–2): `rows[r][c]` is a `side × side` image in `[0, 1]`,
+/// drawn in row `r`, column `c`, each pixel a `zoom × zoom` block; rows may differ in length
+/// (the grid is as wide as the longest) and gaps are white.
+pub fn image_rows(
+    rows: &[Vec<Vec<f32>>],
+    side: usize,
+    zoom: u32,
+) -> Result<GrayImage, FigureError> {
+    if let Some(bad) = rows.iter().flatten().find(|v| v.len() != side * side) {
+        return Err(FigureError::Shape {
+            expected: side * side,
+            found: bad.len(),
+        });
+    }
+    let cell = side as u32 * zoom;
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0) as u32;
+    let width = columns * (cell + GAP) + GAP;
+    let height = rows.len() as u32 * (cell + GAP) + GAP;
+    let mut img = GrayImage::filled(width, height, 255);
+    for (r, row) in rows.iter().enumerate() {
+        for (c, pixels) in row.iter().enumerate() {
+            let (x0, y0) = (GAP + c as u32 * (cell + GAP), GAP + r as u32 * (cell + GAP));
+            for (i, &v) in pixels.iter().enumerate() {
+                let (px, py) = ((i % side) as u32, (i / side) as u32);
+                let level = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+                for dy in 0..zoom {
+                    for dx in 0..zoom {
+                        img.put(x0 + px * zoom + dx, y0 + py * zoom + dy, level);
+                    }
+                }
+            }
+        }
+    }
+    Ok(img)
+}
+
 /// A heatmap of a `rows × columns` matrix of values in `[0, 1]` (error rates): each cell a
 /// `cell × cell` square, white for 0 and black for 1, NaN as mid-grey with a white dot.
 pub fn heatmap(values: &[Vec<f64>], cell: u32) -> Result<GrayImage, FigureError> {
@@ -231,6 +267,17 @@ mod tests {
         assert_eq!(raw, vec![0, 7, 7, 7, 0, 7, 7, 200]);
         // CRC of IEND is the well-known constant.
         assert_eq!(&png[png.len() - 4..], &[0xAE, 0x42, 0x60, 0x82]);
+    }
+
+    #[test]
+    fn image_rows_places_each_image_in_its_cell() {
+        let (black, white) = (vec![0.0; 4], vec![1.0; 4]);
+        let img = image_rows(&[vec![black.clone(), white.clone()], vec![white]], 2, 1).unwrap();
+        assert_eq!(img.width(), 2 * (2 + GAP) + GAP);
+        assert_eq!(img.height(), 2 * (2 + GAP) + GAP);
+        assert_eq!(img.get(GAP, GAP), 0);
+        assert_eq!(img.get(2 * GAP + 2, GAP), 255);
+        assert!(image_rows(&[vec![vec![0.0; 3]]], 2, 1).is_err());
     }
 
     #[test]

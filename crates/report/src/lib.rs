@@ -7,6 +7,8 @@
 //! - [`figures`]: Figures 5 and 7 as PNG grids.
 //! - [`transfer`]: Tables 2–4, error matrices of adversarial examples across models.
 //! - [`advtrain`]: adversarial training against decay alone and dropout (section 4.2).
+//! - [`units`]: units versus random directions (section 3, Figures 1–2), measured.
+//! - [`spectral`]: Table 5's frame bounds and the certified-radius sandwich (section 4.3).
 //!
 //! This crate has no Burn dependency: it formats numbers that the stages computed.
 #![warn(missing_docs)]
@@ -16,13 +18,19 @@ pub mod distortion;
 pub mod figures;
 pub mod models;
 pub mod paper;
+pub mod spectral;
 pub mod transfer;
+pub mod units;
 
 pub use advtrain::{AdvTrainResult, render_advtrain_section};
 pub use distortion::{DistortionResult, render_distortion_section};
 pub use models::{LbfgsResult, ModelResult, render_lbfgs_section, render_models_section};
 pub use paper::PaperTables;
+pub use spectral::{
+    CertificateRow, SpectralLayerRow, SpectralResults, render_spectral_section,
+};
 pub use transfer::{TransferResults, TransferTable, render_transfer_section};
+pub use units::{UnitsResult, render_units_section};
 
 /// Formats a fraction as a percentage with two decimals (`0.0164` → `1.64%`).
 pub fn percent(x: f64) -> String {

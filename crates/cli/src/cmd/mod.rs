@@ -6,5 +6,7 @@ pub mod bench;
 pub mod eval;
 pub mod models;
 pub mod reproduce;
+pub mod spectral;
 pub mod train;
 pub mod transfer;
+pub mod units;

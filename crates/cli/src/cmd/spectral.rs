@@ -1,0 +1,327 @@
+//! `blindspot spectral`: section 4.3, Table 5 — frame bounds of every linear layer, and the
+//! per-example certified L2 radius `margin/(√2·L)` beside the attack's distortion.
+//!
+//! - `--alexnet [--weights FILE]`: AlexNet's eight layers from the initialisation (labelled as
+//!   such) or from a torchvision-named safetensors checkpoint (see `blindspot_spectral::alexnet`
+//!   for converting a `torch.save` file).
+//! - `--model ID | --model-file DIR`: one MNIST model's layers, its Lipschitz bound and, when
+//!   `<out>/attacks/<ID>/<attack>/adversarial.safetensors` exists, the certificate sandwich.
+//!
+//! Files: `<out>/tables/spectral-layers.csv`, `spectral-certificates.csv`, `spectral.json`
+//! (the [`SpectralResults`]), and per example `<out>/tables/spectral-<model>-examples.csv`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use blindspot_data::write_atomic;
+use blindspot_models::alexnet::AlexNetConfig;
+use blindspot_models::checkpoint;
+use blindspot_report::{
+    CertificateRow, PaperTables, SpectralLayerRow, SpectralResults, render_spectral_section,
+};
+use blindspot_spectral::alexnet::{alexnet_layers, read_torchvision_safetensors};
+use blindspot_spectral::{
+    HostLayer, LayerBound, LayerKind, certify, lipschitz_bound, model_layers,
+};
+use burn::prelude::*;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::common::CommonArgs;
+
+/// Options of `blindspot spectral`.
+#[derive(Args, Debug)]
+pub struct SpectralArgs {
+    /// Run id under `<out>/models/` (e.g. `conv`, `n100-100-10`).
+    #[arg(long, conflicts_with_all = ["model_file", "alexnet"], required_unless_present_any = ["model_file", "alexnet"])]
+    pub model: Option<String>,
+    /// A model directory (holding model.safetensors and model.json).
+    #[arg(long, alias = "model-dir", conflicts_with = "alexnet")]
+    pub model_file: Option<PathBuf>,
+    /// AlexNet's Table 5 instead of an MNIST model.
+    #[arg(long)]
+    pub alexnet: bool,
+    /// AlexNet weights: a safetensors file with torchvision's names; default: initialisation.
+    #[arg(long, requires = "alexnet")]
+    pub weights: Option<PathBuf>,
+    /// Attack run under `<out>/attacks/<model>/` to compare the certificate against.
+    #[arg(long, default_value = "train-untargeted")]
+    pub attack: String,
+    /// Shared options.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+impl SpectralArgs {
+    /// Runs the subcommand.
+    pub fn run(self) -> anyhow::Result<()> {
+        let start = Instant::now();
+        let device = self.common.device()?;
+        let mut results = SpectralResults::default();
+        if self.alexnet {
+            let (origin, rows) = alexnet_rows(self.weights.as_deref(), &device)?;
+            results.alexnet_origin = origin;
+            results.alexnet = rows;
+        } else {
+            let (id, dir) = match (&self.model, &self.model_file) {
+                (_, Some(d)) => (
+                    d.file_name()
+                        .map_or("model".into(), |n| n.to_string_lossy().into_owned()),
+                    d.clone(),
+                ),
+                (Some(id), None) => (id.clone(), self.common.model_dir(id)),
+                (None, None) => anyhow::bail!("give --model, --model-file or --alexnet"),
+            };
+            let (rows, cert) = mnist_model(&id, &dir, &self.common.out, &self.attack, &device)?;
+            results.mnist = rows;
+            results.certificates.extend(cert);
+        }
+        results.seconds = start.elapsed().as_secs_f64();
+        let paper = PaperTables::load().context("parsing the paper's tables")?;
+        println!("{}", render_spectral_section(&results, &paper));
+        write_tables(&self.common.out, &results)?;
+        Ok(())
+    }
+}
+
+/// The `reproduce` stage: AlexNet (from `alexnet_weights`, or the initialisation) and every
+/// MNIST model of `models` found under `<out>/models/`, with the certificate against
+/// `<out>/attacks/<model>/train-untargeted` where it exists. Writes
+/// `<out>/tables/spectral-layers.csv`, `spectral-certificates.csv` and `spectral.json`, and
+/// returns what [`render_spectral_section`] needs.
+#[allow(dead_code)] // called from `reproduce` once the lead wires the stage in
+pub fn spectral_stage(
+    common: &CommonArgs,
+    models: &[&str],
+    alexnet_weights: Option<&Path>,
+) -> anyhow::Result<SpectralResults> {
+    let start = Instant::now();
+    let device = common.device()?;
+    let mut results = SpectralResults::default();
+    let (origin, rows) = alexnet_rows(alexnet_weights, &device)?;
+    results.alexnet_origin = origin;
+    results.alexnet = rows;
+    for id in models {
+        let dir = common.model_dir(id);
+        if !dir.join("model.json").exists() {
+            eprintln!("spectral: skipping {id} (no model at {})", dir.display());
+            continue;
+        }
+        let (rows, cert) = mnist_model(id, &dir, &common.out, "train-untargeted", &device)?;
+        results.mnist.extend(rows);
+        results.certificates.extend(cert);
+    }
+    results.seconds = start.elapsed().as_secs_f64();
+    write_tables(&common.out, &results)?;
+    Ok(results)
+}
+
+fn bar(label: &str) -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>22} {bar:30} {pos}/{len} frequencies [{elapsed_precise}<{eta_precise}]",
+        )
+        .expect("valid template"),
+    );
+    bar.set_prefix(label.to_string());
+    bar
+}
+
+fn bound_layers(network: &str, layers: &[HostLayer]) -> anyhow::Result<Vec<LayerBound>> {
+    layers
+        .iter()
+        .map(|l| {
+            let pb = bar(&format!("{network} {}", l.name));
+            let b = l
+                .bound(&|done, total| {
+                    pb.set_length(total as u64);
+                    pb.set_position(done as u64);
+                })
+                .with_context(|| format!("frame bounds of {network} {}", l.name))?;
+            pb.finish_and_clear();
+            eprintln!(
+                "{network} {}: lower {:.4e}, upper {:.4}",
+                l.name, b.bounds.lower, b.bounds.upper
+            );
+            Ok(b)
+        })
+        .collect()
+}
+
+fn row(network: &str, b: &LayerBound) -> SpectralLayerRow {
+    let (grid, stride) = match b.kind {
+        LayerKind::Conv { stride, input, .. } => (Some(input), Some(stride)),
+        LayerKind::Fc { .. } => (None, None),
+    };
+    SpectralLayerRow {
+        network: network.into(),
+        layer: b.name.clone(),
+        size: b.size.clone(),
+        grid,
+        stride,
+        lower: b.bounds.lower,
+        upper: b.bounds.upper,
+        after: b.after,
+    }
+}
+
+fn alexnet_rows(
+    weights: Option<&Path>,
+    device: &Device,
+) -> anyhow::Result<(String, Vec<SpectralLayerRow>)> {
+    let (origin, layers) = match weights {
+        Some(path) => {
+            let (variant, layers) = read_torchvision_safetensors(path)
+                .with_context(|| format!("reading AlexNet weights {}", path.display()))?;
+            (format!("{} ({variant:?} shapes)", path.display()), layers)
+        }
+        None => {
+            let net = AlexNetConfig::new()
+                .init(device)
+                .context("building AlexNet")?;
+            (
+                "initialization (Burn's default Kaiming-uniform init, not trained)".to_string(),
+                alexnet_layers(&net)?,
+            )
+        }
+    };
+    let bounds = bound_layers("alexnet", &layers)?;
+    Ok((origin, bounds.iter().map(|b| row("alexnet", b)).collect()))
+}
+
+/// Layers, bounds and (if the attack's files exist) the certificate of one MNIST model.
+fn mnist_model(
+    id: &str,
+    dir: &Path,
+    out: &Path,
+    attack: &str,
+    device: &Device,
+) -> anyhow::Result<(Vec<SpectralLayerRow>, Option<CertificateRow>)> {
+    let (model, _) = checkpoint::load(dir, device)
+        .with_context(|| format!("loading the model in {}", dir.display()))?;
+    let layers = model_layers(&model)?;
+    let bounds = bound_layers(id, &layers)?;
+    let l = lipschitz_bound(&bounds);
+    eprintln!("{id}: Lipschitz bound of the logits L = {l:.4}");
+    let rows = bounds.iter().map(|b| row(id, b)).collect();
+    let attack_dir = out.join("attacks").join(id).join(attack);
+    if !attack_dir.join("adversarial.safetensors").exists() {
+        eprintln!(
+            "{id}: no attack at {}, no certificate comparison",
+            attack_dir.display()
+        );
+        return Ok((rows, None));
+    }
+    let t = blindspot_attack::files::load_tensors(&attack_dir)
+        .with_context(|| format!("reading {}", attack_dir.display()))?;
+    let get = |name: &str| {
+        t.get(name)
+            .with_context(|| format!("{}: no tensor {name}", attack_dir.display()))
+    };
+    let (x, label, l2, success) = (get("x")?, get("label")?, get("l2")?, get("success")?);
+    let n = label.values.len();
+    anyhow::ensure!(
+        x.values.len() == n * 784 && l2.values.len() == n && success.values.len() == n,
+        "{}: inconsistent tensor shapes",
+        attack_dir.display()
+    );
+    let misclassified = t.get("misclassified").map(|m| m.values.clone());
+    let xs = Tensor::<2>::from_data(TensorData::new(x.values.clone(), [n, 784]), device);
+    let certs = certify(&model, xs, l)?;
+    let mut csv = String::from("index,label,predicted,margin,certified_l2,attack_l2,ratio\n");
+    let (mut cert_sum, mut attack_sum, mut ratio_sum, mut max_ratio) = (0.0, 0.0, 0.0, 0.0f64);
+    let (mut count, mut violations) = (0usize, 0usize);
+    for (i, c) in certs.iter().enumerate() {
+        let ok = success.values[i] > 0.5
+            && misclassified.as_ref().is_none_or(|m| m[i] < 0.5)
+            && c.predicted == label.values[i] as usize
+            && l2.values[i] > 0.0;
+        if !ok {
+            continue;
+        }
+        let a = f64::from(l2.values[i]);
+        let ratio = c.radius / a;
+        count += 1;
+        cert_sum += c.radius;
+        attack_sum += a;
+        ratio_sum += ratio;
+        max_ratio = max_ratio.max(ratio);
+        if c.radius > a {
+            violations += 1;
+        }
+        let _ = writeln!(
+            csv,
+            "{i},{},{},{},{},{a},{ratio}",
+            label.values[i], c.predicted, c.margin, c.radius
+        );
+    }
+    let tables = out.join("tables");
+    std::fs::create_dir_all(&tables)?;
+    write_atomic(
+        &tables.join(format!("spectral-{id}-examples.csv")),
+        csv.as_bytes(),
+    )?;
+    let denom = count.max(1) as f64;
+    let cert = CertificateRow {
+        model: id.into(),
+        lipschitz: l,
+        examples: count,
+        certified_mean: cert_sum / denom,
+        attack_mean: attack_sum / denom,
+        mean_ratio: ratio_sum / denom,
+        max_ratio,
+        violations,
+    };
+    eprintln!(
+        "{id}: {count} examples, mean certified {:.4} ≤ mean attack {:.4}, mean ratio {:.3e}, violations {violations}",
+        cert.certified_mean, cert.attack_mean, cert.mean_ratio
+    );
+    Ok((rows, Some(cert)))
+}
+
+fn write_tables(out: &Path, r: &SpectralResults) -> anyhow::Result<()> {
+    let tables = out.join("tables");
+    std::fs::create_dir_all(&tables).with_context(|| format!("creating {}", tables.display()))?;
+    let mut layers = String::from("network,layer,size,grid,stride,lower,upper,after\n");
+    for row in r.alexnet.iter().chain(&r.mnist) {
+        let _ = writeln!(
+            layers,
+            "{},{},{},{},{},{},{},{}",
+            row.network,
+            row.layer,
+            row.size,
+            row.grid.map_or(String::new(), |g| g.to_string()),
+            row.stride.map_or(String::new(), |s| s.to_string()),
+            row.lower,
+            row.upper,
+            row.after
+        );
+    }
+    write_atomic(&tables.join("spectral-layers.csv"), layers.as_bytes())?;
+    let mut certs = String::from(
+        "model,lipschitz,examples,certified_mean,attack_mean,mean_ratio,max_ratio,violations\n",
+    );
+    for c in &r.certificates {
+        let _ = writeln!(
+            certs,
+            "{},{},{},{},{},{},{},{}",
+            c.model,
+            c.lipschitz,
+            c.examples,
+            c.certified_mean,
+            c.attack_mean,
+            c.mean_ratio,
+            c.max_ratio,
+            c.violations
+        );
+    }
+    write_atomic(&tables.join("spectral-certificates.csv"), certs.as_bytes())?;
+    write_atomic(
+        &tables.join("spectral.json"),
+        &serde_json::to_vec_pretty(r)?,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while computing frame bounds or certificates.
+#[derive(Debug, thiserror::Error)]
+pub enum SpectralError {
+    /// A weight tensor or input does not have the shape the computation needs.
+    #[error("invalid shape: {0}")]
+    Shape(String),
+    /// A weight file could not be read.
+    #[error("reading {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A weight file is not the expected format or lacks a tensor.
+    #[error("{path}: {reason}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An AlexNet checkpoint whose layer shapes match neither known variant.
+    #[error(
+        "unsupported AlexNet variant: conv filters {filters:?} (expected the paper's [96, 256, 384, 384, 256] or torchvision's [64, 192, 384, 256, 256])"
+    )]
+    UnknownAlexNet {
+        /// The filters found in the checkpoint.
+        filters: Vec<usize>,
+    },
+    /// An eigenvalue computation did not converge.
+    #[error("eigenvalue computation did not converge for a {0}×{0} matrix")]
+    NoConvergence(usize),
+}
+
+/// The crate's result type.
+pub type Result<T> = std::result::Result<T, SpectralError>;

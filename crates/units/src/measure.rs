@@ -1,0 +1,281 @@
+//! The whole measurement for one model and layer: top-k sets of the units and of random
+//! directions, their coherence scores, the random-image baseline and the comparisons.
+
+use blindspot_models::Classifier;
+use blindspot_report::units::ScoreStats;
+use burn::prelude::*;
+
+use crate::direction::Directions;
+use crate::error::{Result, UnitsError};
+use crate::score::{label_share, labels_of, mean_pairwise_distance, random_draws};
+use crate::stats::{summarize, two_sample};
+use crate::top_k::{TopK, layer_width, top_k};
+
+/// Which directions to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectionChoice {
+    /// Units only.
+    Natural,
+    /// Random directions only.
+    Random,
+    /// Both (needed for the natural-versus-random test).
+    Both,
+}
+
+impl DirectionChoice {
+    fn natural(self) -> bool {
+        self != Self::Random
+    }
+    fn random(self) -> bool {
+        self != Self::Natural
+    }
+}
+
+/// Settings of one measurement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitsConfig {
+    /// Hidden layer (index into [`Classifier::activations`], input side first).
+    pub layer: usize,
+    /// Images per top-k set.
+    pub k: usize,
+    /// Which directions.
+    pub directions: DirectionChoice,
+    /// Units measured: all (`None`) or at most this many, evenly spaced.
+    pub max_units: Option<usize>,
+    /// Random directions; `None`: as many as units measured.
+    pub n_random: Option<usize>,
+    /// Draws of k random images for the baseline.
+    pub image_draws: usize,
+    /// Seed of the random directions (`seed`) and of the draws (`seed + 1`).
+    pub seed: u64,
+    /// Images per forward pass.
+    pub batch_size: usize,
+}
+
+impl Default for UnitsConfig {
+    fn default() -> Self {
+        Self {
+            layer: 0,
+            k: 10,
+            directions: DirectionChoice::Both,
+            max_units: None,
+            n_random: None,
+            image_draws: 1_000,
+            seed: 0,
+            batch_size: 500,
+        }
+    }
+}
+
+/// The image set the directions are maximized over.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageSet<'a> {
+    /// `[n, input_dim]`, row-major.
+    pub images: &'a [f32],
+    /// `[n]` true labels (for the label share only).
+    pub labels: &'a [u8],
+    /// Values per image (784 for MNIST).
+    pub input_dim: usize,
+}
+
+/// The feature space of an independently trained model, `[n, dim]` for the same images.
+#[derive(Debug, Clone, Copy)]
+pub struct Reference<'a> {
+    /// `[n, dim]`, row-major.
+    pub features: &'a [f32],
+    /// Feature width.
+    pub dim: usize,
+}
+
+/// The scores of one group, one entry per direction (or draw); NaN for degenerate units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupScores {
+    /// `natural`, `random` or `images`.
+    pub group: String,
+    /// Share of the most common label.
+    pub label_share: Vec<f64>,
+    /// Mean pairwise distance in the reference space.
+    pub reference_distance: Vec<f64>,
+}
+
+/// What [`measure`] returns.
+#[derive(Debug, Clone)]
+pub struct UnitsMeasurement {
+    /// Hidden layers of the model.
+    pub layers: usize,
+    /// Width of the layer.
+    pub width: usize,
+    /// Units measured and their top-k sets.
+    pub natural: Option<(Directions, TopK)>,
+    /// Random directions and their top-k sets.
+    pub random: Option<(Directions, TopK)>,
+    /// The baseline draws of k random images.
+    pub draws: Vec<Vec<usize>>,
+    /// Per-direction scores of every group present.
+    pub scores: Vec<GroupScores>,
+    /// Units whose top-k set is decided by ties (left out of the statistics).
+    pub degenerate_units: Vec<usize>,
+    /// Label share and reference distance over the groups, with the tests.
+    pub stats: Vec<ScoreStats>,
+}
+
+fn scores_of(
+    group: &str,
+    sets: impl Iterator<Item = Option<Vec<usize>>>,
+    set: &ImageSet<'_>,
+    reference: &Reference<'_>,
+) -> Result<GroupScores> {
+    let mut out = GroupScores {
+        group: group.into(),
+        label_share: Vec::new(),
+        reference_distance: Vec::new(),
+    };
+    for s in sets {
+        match s {
+            Some(s) => {
+                out.label_share
+                    .push(label_share(&labels_of(set.labels, &s)?)?);
+                out.reference_distance.push(mean_pairwise_distance(
+                    reference.features,
+                    reference.dim,
+                    &s,
+                )?);
+            }
+            None => {
+                out.label_share.push(f64::NAN);
+                out.reference_distance.push(f64::NAN);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Statistics of both scores over the groups present: summaries, `natural` vs `random`, and
+/// each direction kind vs `images`.
+pub fn compare(groups: &[GroupScores]) -> Vec<ScoreStats> {
+    let pick = |g: &GroupScores, score: &str| -> Vec<f64> {
+        if score == "label_share" {
+            g.label_share.clone()
+        } else {
+            g.reference_distance.clone()
+        }
+    };
+    ["label_share", "reference_distance"]
+        .into_iter()
+        .map(|score| {
+            let find = |name: &str| groups.iter().find(|g| g.group == name);
+            let mut tests = Vec::new();
+            for (a, b) in [
+                ("natural", "random"),
+                ("natural", "images"),
+                ("random", "images"),
+            ] {
+                if let (Some(ga), Some(gb)) = (find(a), find(b)) {
+                    tests.push(two_sample(a, &pick(ga, score), b, &pick(gb, score)));
+                }
+            }
+            ScoreStats {
+                score: score.into(),
+                higher_is_coherent: score == "label_share",
+                groups: groups
+                    .iter()
+                    .map(|g| summarize(&g.group, &pick(g, score)))
+                    .collect(),
+                tests,
+            }
+        })
+        .collect()
+}
+
+/// Runs the measurement of `config` for `model` on `set`, scoring in `reference`'s space.
+pub fn measure<M: Classifier>(
+    model: &M,
+    set: &ImageSet<'_>,
+    reference: &Reference<'_>,
+    config: &UnitsConfig,
+    device: &Device,
+) -> Result<UnitsMeasurement> {
+    let n = set.labels.len();
+    if set.images.len() != n * set.input_dim {
+        return Err(UnitsError::Shape {
+            what: "images of the labelled set".into(),
+            expected: n * set.input_dim,
+            found: set.images.len(),
+        });
+    }
+    if reference.features.len() != n * reference.dim {
+        return Err(UnitsError::Shape {
+            what: "reference features of the image set".into(),
+            expected: n * reference.dim,
+            found: reference.features.len(),
+        });
+    }
+    if config.k < 2 {
+        return Err(UnitsError::InvalidParameter(format!(
+            "k must be at least 2 for a pairwise distance, got {}",
+            config.k
+        )));
+    }
+    let (layers, width) = layer_width(model, config.layer, set.input_dim, device)?;
+    let natural = Directions::units(width, config.max_units)?;
+    let n_random = config.n_random.unwrap_or(natural.len());
+    let mut kinds = Vec::new();
+    if config.directions.natural() {
+        kinds.push(natural);
+    }
+    if config.directions.random() {
+        kinds.push(Directions::random(width, n_random, config.seed)?);
+    }
+    let refs: Vec<&Directions> = kinds.iter().collect();
+    let tops = top_k(
+        model,
+        config.layer,
+        set.images,
+        set.input_dim,
+        &refs,
+        config.k,
+        config.batch_size,
+        device,
+    )?;
+    let mut natural = None;
+    let mut random = None;
+    let mut scores = Vec::new();
+    let mut degenerate_units = Vec::new();
+    for (dirs, top) in kinds.into_iter().zip(tops) {
+        let group = dirs.kind();
+        let rows = (0..top.directions).map(|d| {
+            // Degenerate rows are tie-broken by the backend: not a property of the direction.
+            (!(group == "natural" && top.degenerate(d))).then(|| top.row(d).to_vec())
+        });
+        scores.push(scores_of(group, rows, set, reference)?);
+        if let Directions::Natural { units, .. } = &dirs {
+            degenerate_units = (0..top.directions)
+                .filter(|&d| top.degenerate(d))
+                .map(|d| units[d])
+                .collect();
+            natural = Some((dirs, top));
+        } else {
+            random = Some((dirs, top));
+        }
+    }
+    let draws = random_draws(n, config.k, config.image_draws, config.seed.wrapping_add(1))?;
+    if !draws.is_empty() {
+        scores.push(scores_of(
+            "images",
+            draws.iter().map(|d| Some(d.clone())),
+            set,
+            reference,
+        )?);
+    }
+    let stats = compare(&scores);
+    Ok(UnitsMeasurement {
+        layers,
+        width,
+        natural,
+        random,
+        draws,
+        scores,
+        degenerate_units,
+        stats,
+    })
+}
