@@ -30,8 +30,10 @@
 //! **Refinement.** The solution at the chosen `c` sits a little past the decision boundary
 //! (cross-entropy keeps pulling, the margin asks for `κ`). A bisection along the segment from
 //! `x` to the best adversarial image finds the point on it closest to `x` that still reaches
-//! the goal (`refine_steps` forward passes, no gradients). On a linear model whose optimum is
-//! interior this lands on the exact optimum.
+//! the goal with a logit margin of `refine_margin` (`refine_steps` forward passes, no
+//! gradients). On a linear model whose optimum is interior this lands on the exact optimum
+//! moved `refine_margin / ‖w_l − w_y‖` past the boundary; the margin keeps the example
+//! adversarial when another implementation of the model evaluates it.
 //!
 //! **Never trust the solver.** Success is re-checked on the final clipped images with a plain
 //! forward pass; the model is used in evaluation mode ([`Classifier::logits`]). Images the
@@ -76,6 +78,12 @@ pub struct AttackConfig {
     pub c_tolerance: f64,
     /// Bisection steps of the final refinement along `x → x′` (0 = off).
     pub refine_steps: usize,
+    /// Logit margin the refined point must keep past the boundary: the goal's logit at least
+    /// this much above every other (targeted), or some rival this much above the true class
+    /// (untargeted). Without it the bisection stops within rounding of the boundary, and
+    /// another implementation of the same model (float32 in another order) can read the
+    /// example as clean. `1e-3` logits costs about `1e-3 / ‖∇(z_l − z_y)‖` in L2.
+    pub refine_margin: f32,
     /// Start each solver run from the previous run's solution instead of `x`.
     pub warm_start: bool,
     /// Problems per device batch.
@@ -99,6 +107,7 @@ impl Default for AttackConfig {
             search_steps: 10,
             c_tolerance: 0.01,
             refine_steps: 12,
+            refine_margin: default_refine_margin(),
             warm_start: true,
             batch_size: 1024,
             solver: LbfgsbConfig::default(),
@@ -106,11 +115,22 @@ impl Default for AttackConfig {
     }
 }
 
+fn default_refine_margin() -> f32 {
+    1e-3
+}
+
 impl AttackConfig {
     /// Checks every field.
     pub fn validate(&self) -> Result<()> {
         self.solver.validate()?;
         self.loss.validate()?;
+        if !(self.refine_margin >= 0.0 && self.refine_margin.is_finite()) {
+            return Err(AttackError::config(
+                "refine_margin",
+                self.refine_margin,
+                "must be finite and non-negative",
+            ));
+        }
         if !(self.kappa >= 0.0 && self.kappa.is_finite()) {
             return Err(AttackError::config(
                 "kappa",
@@ -316,6 +336,30 @@ fn reached<M: Classifier>(
 ) -> Tensor<2, Bool> {
     let same = model.logits(x).argmax(1).equal(goal.clone());
     if targeted { same } else { same.bool_not() }
+}
+
+/// Whether each row of `x` reaches its goal with a logit margin of at least `margin`, `[n, 1]`:
+/// targeted, `z_goal − max_{j≠goal} z_j ≥ margin`; untargeted (`goal` = the true class),
+/// `max_{j≠y} z_j − z_y ≥ margin`. `goal_mask` is the one-hot `[n, k]` of `goal`.
+fn reached_with_margin<M: Classifier>(
+    model: &M,
+    x: Tensor<2>,
+    goal: &Tensor<2, Int>,
+    goal_mask: &Tensor<2>,
+    targeted: bool,
+    margin: f32,
+) -> Tensor<2, Bool> {
+    let z = model.logits(x);
+    let at_goal = z.clone().gather(1, goal.clone());
+    let others = z
+        .mask_fill(goal_mask.clone().greater_elem(0.5), f32::NEG_INFINITY)
+        .max_dim(1);
+    let lead = if targeted {
+        at_goal - others
+    } else {
+        others - at_goal
+    };
+    lead.greater_equal_elem(margin)
 }
 
 /// For each problem, the `count` classes `l ≠ y` with the smallest first-order distance
@@ -612,13 +656,21 @@ impl LbfgsAttack {
             let xr0 = x0.clone().select(0, idx.clone());
             let xb = best.clone().select(0, idx.clone());
             let r = xb.clone() - xr0.clone();
-            let goal_r = goal_int.clone().select(0, idx);
+            let goal_r = goal_int.clone().select(0, idx.clone());
+            let mask_r = onehot.clone().select(0, idx);
             let mut lo = Tensor::<2>::zeros([m, 1], &device);
             let mut hi = Tensor::<2>::ones([m, 1], &device);
             for _ in 0..config.refine_steps {
                 let t = (lo.clone() + hi.clone()) * 0.5;
                 let xt = (xr0.clone() + r.clone() * t.clone()).clamp(bounds.lo, bounds.hi);
-                let ok = reached(model, xt, &goal_r, targeted);
+                let ok = reached_with_margin(
+                    model,
+                    xt,
+                    &goal_r,
+                    &mask_r,
+                    targeted,
+                    config.refine_margin,
+                );
                 hi = hi.mask_where(ok.clone(), t.clone());
                 lo = lo.mask_where(ok.bool_not(), t);
             }
