@@ -80,6 +80,8 @@ fn help_documents_every_subcommand() {
         "reproduce",
         "attack",
         "transfer",
+        "units",
+        "spectral",
     ] {
         assert!(text.contains(sub), "{sub} missing from --help");
     }

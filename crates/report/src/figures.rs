@@ -112,41 +112,18 @@ pub fn grid(
     side: usize,
     zoom: u32,
 ) -> Result<GrayImage, FigureError> {
-    for (a, b) in rows {
-        for v in [a, b] {
-            if v.len() != side * side {
-                return Err(FigureError::Shape {
-                    expected: side * side,
-                    found: v.len(),
-                });
-            }
-        }
-    }
-    let cell = side as u32 * zoom;
-    let width = 3 * cell + 4 * GAP;
-    let height = rows.len() as u32 * (cell + GAP) + GAP;
-    let mut img = GrayImage::filled(width, height, 255);
-    for (r, (original, changed)) in rows.iter().enumerate() {
-        let difference: Vec<f32> = original
-            .iter()
-            .zip(changed)
-            .map(|(&o, &c)| (0.5 + 10.0 * (c - o)).clamp(0.0, 1.0))
-            .collect();
-        for (col, pixels) in [original, &difference, changed].into_iter().enumerate() {
-            let x0 = GAP + col as u32 * (cell + GAP);
-            let y0 = GAP + r as u32 * (cell + GAP);
-            for (i, &v) in pixels.iter().enumerate() {
-                let (px, py) = ((i % side) as u32, (i / side) as u32);
-                let level = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-                for dy in 0..zoom {
-                    for dx in 0..zoom {
-                        img.put(x0 + px * zoom + dx, y0 + py * zoom + dy, level);
-                    }
-                }
-            }
-        }
-    }
-    Ok(img)
+    let triples: Vec<Vec<Vec<f32>>> = rows
+        .iter()
+        .map(|(original, changed)| {
+            let difference: Vec<f32> = original
+                .iter()
+                .zip(changed)
+                .map(|(&o, &c)| (0.5 + 10.0 * (c - o)).clamp(0.0, 1.0))
+                .collect();
+            vec![original.clone(), difference, changed.clone()]
+        })
+        .collect();
+    image_rows(&triples, side, zoom)
 }
 
 /// A plain grid of images (Figures 1–2): `rows[r][c]` is a `side × side` image in `[0, 1]`,

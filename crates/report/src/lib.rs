@@ -26,9 +26,7 @@ pub use advtrain::{AdvTrainResult, render_advtrain_section};
 pub use distortion::{DistortionResult, render_distortion_section};
 pub use models::{LbfgsResult, ModelResult, render_lbfgs_section, render_models_section};
 pub use paper::PaperTables;
-pub use spectral::{
-    CertificateRow, SpectralLayerRow, SpectralResults, render_spectral_section,
-};
+pub use spectral::{CertificateRow, SpectralLayerRow, SpectralResults, render_spectral_section};
 pub use transfer::{TransferResults, TransferTable, render_transfer_section};
 pub use units::{UnitsResult, render_units_section};
 

@@ -41,7 +41,7 @@ pub struct HostLayer {
     pub name: String,
     /// The map.
     pub kind: LayerKind,
-    /// Row-major weights (conv `[F, C, k_h, k_w]`; FC `[rows, cols]` or its transpose).
+    /// Row-major weights (conv `[F, C, k_h, k_w]`; FC `[rows, cols]` = `[out, in]`).
     pub weights: Vec<f32>,
     /// Lipschitz constant of the nonlinearity (and pooling) after the layer; 1 for the logits.
     pub after: f64,
@@ -108,16 +108,17 @@ pub fn host_values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
         .map_err(|e| SpectralError::Shape(format!("reading a tensor: {e:?}")))
 }
 
-/// A Burn `Linear` (weight `[d_in, d_out]`) as a host FC layer.
+/// A Burn `Linear` (weight `[d_in, d_out]`) as a host FC layer in PyTorch's `[out, in]`
+/// layout, so that sizes read `in×out` as in the paper.
 pub fn linear_layer(name: &str, layer: &burn::nn::Linear, after: f64) -> Result<HostLayer> {
     let [d_in, d_out] = layer.weight.dims();
     Ok(HostLayer {
         name: name.into(),
         kind: LayerKind::Fc {
-            rows: d_in,
-            cols: d_out,
+            rows: d_out,
+            cols: d_in,
         },
-        weights: host_values(layer.weight.val())?,
+        weights: host_values(layer.weight.val().transpose())?,
         after,
     })
 }

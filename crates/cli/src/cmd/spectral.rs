@@ -61,7 +61,8 @@ impl SpectralArgs {
         let device = self.common.device()?;
         let mut results = SpectralResults::default();
         if self.alexnet {
-            let (origin, rows) = alexnet_rows(self.weights.as_deref(), &device)?;
+            let (origin, rows) =
+                alexnet_rows(&AlexNetConfig::new(), self.weights.as_deref(), &device)?;
             results.alexnet_origin = origin;
             results.alexnet = rows;
         } else {
@@ -86,21 +87,23 @@ impl SpectralArgs {
     }
 }
 
-/// The `reproduce` stage: AlexNet (from `alexnet_weights`, or the initialisation) and every
-/// MNIST model of `models` found under `<out>/models/`, with the certificate against
+/// The `reproduce` stage: AlexNet (from `alexnet_weights`, or the initialization of `alexnet`)
+/// and every MNIST model of `models` found under `<out>/models/`, with the certificate against
 /// `<out>/attacks/<model>/train-untargeted` where it exists. Writes
 /// `<out>/tables/spectral-layers.csv`, `spectral-certificates.csv` and `spectral.json`, and
-/// returns what [`render_spectral_section`] needs.
-#[allow(dead_code)] // called from `reproduce` once the lead wires the stage in
+/// returns what [`render_spectral_section`] needs. AlexNet's dense layers take minutes (the
+/// eigenvalues of a 4096×4096 Gram matrix), so its rows are kept in
+/// `<out>/spectral/alexnet.json` and reused while the weights and configuration are unchanged.
 pub fn spectral_stage(
     common: &CommonArgs,
     models: &[&str],
+    alexnet: &AlexNetConfig,
     alexnet_weights: Option<&Path>,
 ) -> anyhow::Result<SpectralResults> {
     let start = Instant::now();
     let device = common.device()?;
     let mut results = SpectralResults::default();
-    let (origin, rows) = alexnet_rows(alexnet_weights, &device)?;
+    let (origin, rows) = cached_alexnet_rows(&common.out, alexnet, alexnet_weights, &device)?;
     results.alexnet_origin = origin;
     results.alexnet = rows;
     for id in models {
@@ -116,6 +119,54 @@ pub fn spectral_stage(
     results.seconds = start.elapsed().as_secs_f64();
     write_tables(&common.out, &results)?;
     Ok(results)
+}
+
+/// AlexNet's rows as saved by an earlier run with the same key.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedAlexNet {
+    key: String,
+    origin: String,
+    rows: Vec<SpectralLayerRow>,
+}
+
+fn cached_alexnet_rows(
+    out: &Path,
+    config: &AlexNetConfig,
+    weights: Option<&Path>,
+    device: &Device,
+) -> anyhow::Result<(String, Vec<SpectralLayerRow>)> {
+    let key = match weights {
+        Some(path) => {
+            let meta = std::fs::metadata(path)
+                .with_context(|| format!("reading AlexNet weights {}", path.display()))?;
+            format!(
+                "weights {} ({} bytes, modified {:?})",
+                path.display(),
+                meta.len(),
+                meta.modified().ok()
+            )
+        }
+        None => format!("initialization {config:?}"),
+    };
+    let file = out.join("spectral").join("alexnet.json");
+    if let Some(hit) = std::fs::read(&file)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<CachedAlexNet>(&b).ok())
+        .filter(|c| c.key == key)
+    {
+        eprintln!("spectral: AlexNet up to date ({})", file.display());
+        return Ok((hit.origin, hit.rows));
+    }
+    let (origin, rows) = alexnet_rows(config, weights, device)?;
+    std::fs::create_dir_all(out.join("spectral"))?;
+    let cached = CachedAlexNet {
+        key,
+        origin: origin.clone(),
+        rows: rows.clone(),
+    };
+    write_atomic(&file, &serde_json::to_vec_pretty(&cached)?)
+        .with_context(|| format!("writing {}", file.display()))?;
+    Ok((origin, rows))
 }
 
 fn bar(label: &str) -> ProgressBar {
@@ -169,6 +220,7 @@ fn row(network: &str, b: &LayerBound) -> SpectralLayerRow {
 }
 
 fn alexnet_rows(
+    config: &AlexNetConfig,
     weights: Option<&Path>,
     device: &Device,
 ) -> anyhow::Result<(String, Vec<SpectralLayerRow>)> {
@@ -179,11 +231,16 @@ fn alexnet_rows(
             (format!("{} ({variant:?} shapes)", path.display()), layers)
         }
         None => {
-            let net = AlexNetConfig::new()
-                .init(device)
-                .context("building AlexNet")?;
+            let net = config.init(device).context("building AlexNet")?;
+            let widths = if config.hidden == AlexNetConfig::new().hidden {
+                String::new()
+            } else {
+                format!(", dense widths reduced to {:?}", config.hidden)
+            };
             (
-                "initialization (Burn's default Kaiming-uniform init, not trained)".to_string(),
+                format!(
+                    "initialization (Burn's default Kaiming-uniform init, not trained{widths})"
+                ),
                 alexnet_layers(&net)?,
             )
         }
