@@ -374,7 +374,10 @@ def load_blindspot(adv_dir, x):
     if summary["images"] != n:
         raise SystemExit(f"run_peers.py: {adv_dir} attacked {summary['images']} images, not {n}")
     adv = t["x_adv"][:n].reshape(n, -1).astype(np.float32)
-    peer = f"blindspot L-BFGS ({summary.get('backend', '?')})"
+    config = summary.get("config") or {}
+    solver = config.get("solver") or {}
+    peer = (f"blindspot L-BFGS ({summary.get('backend', '?')}, search over c "
+            f"{config.get('search_steps', '?')} runs × ≤ {solver.get('max_iterations', '?')} iterations)")
     return adv, float(summary["seconds"]), float(summary["evaluations_per_problem"]), peer, summary, t
 
 

@@ -79,6 +79,13 @@ pub struct ReproduceArgs {
     /// Seed of every model.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Seeds of the models of Tables 2–4 (default: 1, or 3 at paper scale).
+    #[arg(long)]
+    pub seeds: Option<usize>,
+    /// AlexNet weights for Table 5 (safetensors with torchvision's names); default: the
+    /// initialization.
+    #[arg(long)]
+    pub alexnet_weights: Option<PathBuf>,
     #[command(flatten)]
     pub data: DownloadArgs,
 }
@@ -98,6 +105,15 @@ impl ReproduceArgs {
             "--out".into(),
             absolute(&self.out)?.display().to_string(),
         ];
+        if let Some(k) = self.seeds {
+            args.extend(["--seeds".into(), k.to_string()]);
+        }
+        if let Some(w) = &self.alexnet_weights {
+            args.extend([
+                "--alexnet-weights".into(),
+                absolute(w)?.display().to_string(),
+            ]);
+        }
         if let Some(dir) = &self.data.data_dir {
             args.extend(["--data-dir".into(), absolute(dir)?.display().to_string()]);
         }

@@ -573,6 +573,8 @@ impl ReproduceArgs {
         md += &render_units_section(o.units);
         md += "\n";
         md += &render_spectral_section(o.spectral, &paper);
+        md += "\n";
+        md += &self.benchmark_section();
         md += "\n## Stage times\n\n| stage | seconds | skipped (up to date) |\n|---|---|---|\n";
         for s in stages {
             md += &format!(
@@ -587,6 +589,47 @@ impl ReproduceArgs {
             md.as_bytes(),
         )?;
         Ok(())
+    }
+}
+
+impl ReproduceArgs {
+    /// The benchmark tables that `cargo xtask bench` left under `<out>/bench/` (they time ours
+    /// against the Python peers, so they are not part of this run), or how to make them.
+    fn benchmark_section(&self) -> String {
+        let bench = self.common.out.join("bench");
+        let mut md = String::from("## Benchmarks\n\n");
+        let mut found = false;
+        for (file, command) in [
+            (
+                "attack-untargeted.md",
+                "cargo xtask bench attack --goal untargeted",
+            ),
+            ("train.md", "cargo xtask bench train"),
+        ] {
+            match std::fs::read_to_string(bench.join(file)) {
+                Ok(text) => {
+                    found = true;
+                    // One level down: the files start with their own `#` title.
+                    for line in text.lines() {
+                        if line.starts_with('#') {
+                            md.push('#');
+                        }
+                        md += line;
+                        md.push('\n');
+                    }
+                    md.push('\n');
+                }
+                Err(_) => {
+                    md += &format!(
+                        "`{command}` writes `bench/{file}`; it has not been run for this output directory.\n\n"
+                    );
+                }
+            }
+        }
+        if found {
+            md += "(Copied from `bench/`; each table says when and how it was measured.)\n";
+        }
+        md
     }
 }
 
