@@ -30,9 +30,9 @@
 //! **Refinement.** The solution at the chosen `c` sits a little past the decision boundary
 //! (cross-entropy keeps pulling, the margin asks for `κ`). A bisection along the segment from
 //! `x` to the best adversarial image finds the point on it closest to `x` that still reaches
-//! the goal with a logit margin of `refine_margin` (`refine_steps` forward passes, no
+//! the goal with a logit margin of `success_margin` (`refine_steps` forward passes, no
 //! gradients). On a linear model whose optimum is interior this lands on the exact optimum
-//! moved `refine_margin / ‖w_l − w_y‖` past the boundary; the margin keeps the example
+//! moved `success_margin / ‖w_l − w_y‖` past the boundary; the margin keeps the example
 //! adversarial when another implementation of the model evaluates it.
 //!
 //! **Never trust the solver.** Success is re-checked on the final clipped images with a plain
@@ -78,12 +78,14 @@ pub struct AttackConfig {
     pub c_tolerance: f64,
     /// Bisection steps of the final refinement along `x → x′` (0 = off).
     pub refine_steps: usize,
-    /// Logit margin the refined point must keep past the boundary: the goal's logit at least
-    /// this much above every other (targeted), or some rival this much above the true class
-    /// (untargeted). Without it the bisection stops within rounding of the boundary, and
-    /// another implementation of the same model (float32 in another order) can read the
-    /// example as clean. `1e-3` logits costs about `1e-3 / ‖∇(z_l − z_y)‖` in L2.
-    pub refine_margin: f32,
+    /// Logit margin a point needs to count as reaching the goal, in the search over `c` and in
+    /// the refinement: the goal's logit at least this much above every other (targeted), or
+    /// some rival this much above the true class (untargeted). Without it the solution at a
+    /// large `c` and the bisection both stop within rounding of the boundary, and another
+    /// implementation of the same model (float32 in another order) can read the example as
+    /// clean. `1e-3` logits costs about `1e-3 / ‖∇(z_l − z_y)‖` in L2. The final check of
+    /// success is the plain argmax.
+    pub success_margin: f32,
     /// Start each solver run from the previous run's solution instead of `x`.
     pub warm_start: bool,
     /// Problems per device batch.
@@ -107,7 +109,7 @@ impl Default for AttackConfig {
             search_steps: 10,
             c_tolerance: 0.01,
             refine_steps: 12,
-            refine_margin: default_refine_margin(),
+            success_margin: default_success_margin(),
             warm_start: true,
             batch_size: 1024,
             solver: LbfgsbConfig::default(),
@@ -115,7 +117,7 @@ impl Default for AttackConfig {
     }
 }
 
-fn default_refine_margin() -> f32 {
+fn default_success_margin() -> f32 {
     1e-3
 }
 
@@ -124,10 +126,10 @@ impl AttackConfig {
     pub fn validate(&self) -> Result<()> {
         self.solver.validate()?;
         self.loss.validate()?;
-        if !(self.refine_margin >= 0.0 && self.refine_margin.is_finite()) {
+        if !(self.success_margin >= 0.0 && self.success_margin.is_finite()) {
             return Err(AttackError::config(
-                "refine_margin",
-                self.refine_margin,
+                "success_margin",
+                self.success_margin,
                 "must be finite and non-negative",
             ));
         }
@@ -615,11 +617,13 @@ impl LbfgsAttack {
             };
             let solution = minimize(&mut objective, from, bounds, &config.solver)?;
             let xs = solution.x.clamp(bounds.lo, bounds.hi);
-            let ok = reached(
+            let ok = reached_with_margin(
                 model,
                 xs.clone(),
                 &goal_int.clone().select(0, idx.clone()),
+                &onehot.clone().select(0, idx.clone()),
                 targeted,
+                config.success_margin,
             );
             let d2 = (xs.clone() - xa0).square().sum_dim(1);
             let status = host::read(Tensor::cat(vec![ok.float(), d2], 1))?;
@@ -669,7 +673,7 @@ impl LbfgsAttack {
                     &goal_r,
                     &mask_r,
                     targeted,
-                    config.refine_margin,
+                    config.success_margin,
                 );
                 hi = hi.mask_where(ok.clone(), t.clone());
                 lo = lo.mask_where(ok.bool_not(), t);

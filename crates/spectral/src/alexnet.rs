@@ -99,6 +99,17 @@ pub fn read_torchvision_safetensors(path: &Path) -> Result<(AlexNetVariant, Vec<
         path: path.to_path_buf(),
         source,
     })?;
+    // torch.save writes a zip archive (or, before PyTorch 1.6, a pickle stream).
+    if bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80) {
+        return Err(SpectralError::Format {
+            path: path.to_path_buf(),
+            reason: "this is a PyTorch torch.save checkpoint, not safetensors; convert it with \
+                     `python -c \"import torch; from safetensors.torch import save_file; \
+                     sd = torch.load('alexnet.pth', map_location='cpu'); \
+                     save_file({k: v.contiguous() for k, v in sd.items()}, 'alexnet.safetensors')\"`"
+                .into(),
+        });
+    }
     let st = SafeTensors::deserialize(&bytes).map_err(|e| SpectralError::Format {
         path: path.to_path_buf(),
         reason: e.to_string(),

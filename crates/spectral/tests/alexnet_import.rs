@@ -115,3 +115,17 @@ fn paper_variant_is_recognised_and_unknown_variants_refused() {
         Err(SpectralError::Format { .. })
     ));
 }
+
+#[test]
+fn a_torch_save_file_is_refused_with_the_conversion_recipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("alexnet.pth");
+    // The first bytes of a zip archive, as torch.save writes since PyTorch 1.6.
+    std::fs::write(&path, b"PK\x03\x04\x00\x00\x08\x00archive/data.pkl").unwrap();
+    match read_torchvision_safetensors(&path) {
+        Err(SpectralError::Format { reason, .. }) => {
+            assert!(reason.contains("save_file"), "{reason}")
+        }
+        other => panic!("expected a Format error, got {other:?}"),
+    }
+}
