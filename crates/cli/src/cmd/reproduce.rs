@@ -609,10 +609,10 @@ impl ReproduceArgs {
             match std::fs::read_to_string(bench.join(file)) {
                 Ok(text) => {
                     found = true;
-                    // One level down: the files start with their own `#` title.
+                    // Two levels down: the files start with their own `#` title.
                     for line in text.lines() {
                         if line.starts_with('#') {
-                            md.push('#');
+                            md += "##";
                         }
                         md += line;
                         md.push('\n');
