@@ -10,6 +10,7 @@
 //!   circular bound is a true upper bound; non-overlapping max pooling is 1-Lipschitz in L2.
 //! - `Autoencoder`: `encoder → sigmoid (1/4) → classifier`.
 
+use blindspot_data::IMAGE_SIDE;
 use blindspot_models::AnyModel;
 use blindspot_models::mlp::Activation;
 
@@ -49,7 +50,7 @@ pub fn model_layers(model: &AnyModel) -> Result<Vec<HostLayer>> {
             // Each input of a max pool feeds at most ⌈k/s⌉² windows: L2 constant ⌈k/s⌉.
             let pool = (kh.div_ceil(sh) * kw.div_ceil(sw)) as f64;
             vec![
-                conv_layer("conv", &m.conv, blindspot_data_side(), pool.sqrt())?,
+                conv_layer("conv", &m.conv, IMAGE_SIDE, pool.sqrt())?,
                 linear_layer("fc", &m.fc, 1.0)?,
                 linear_layer("classifier", &m.classifier, 1.0)?,
             ]
@@ -59,8 +60,4 @@ pub fn model_layers(model: &AnyModel) -> Result<Vec<HostLayer>> {
             linear_layer("classifier", &m.classifier, 1.0)?,
         ],
     })
-}
-
-fn blindspot_data_side() -> usize {
-    28
 }

@@ -1,15 +1,13 @@
 //! Reading AlexNet checkpoints with torchvision's tensor names: both variants are recognised
 //! from the conv shapes, the values arrive unchanged, and an unknown variant is refused.
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 
 use blindspot_models::checkpoint::{NamedTensor, encode_safetensors};
 use blindspot_spectral::SpectralError;
 use blindspot_spectral::alexnet::{AlexNetVariant, read_torchvision_safetensors};
 use blindspot_spectral::layers::LayerKind;
-use common::Lcg;
+use blindspot_testing::Lcg;
 
 /// A checkpoint with the given conv filters (real conv shapes) and tiny classifier layers.
 fn checkpoint(filters: [usize; 5]) -> BTreeMap<String, NamedTensor> {

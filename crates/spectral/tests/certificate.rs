@@ -1,15 +1,13 @@
 //! The Lipschitz product is a true bound and the certified radius is sound, on small random
 //! models of every MNIST architecture.
 
-mod common;
-
 use blindspot_models::autoencoder::AutoencoderConfig;
 use blindspot_models::conv::ConvNetConfig;
 use blindspot_models::mlp::{Activation, MlpConfig};
 use blindspot_models::{AnyModel, Classifier};
 use blindspot_spectral::{certify, lipschitz_bound, model_layers};
+use blindspot_testing::{Lcg, test_devices, values};
 use burn::prelude::*;
-use common::{Lcg, test_devices, values};
 
 fn models(device: &Device) -> Vec<(&'static str, AnyModel)> {
     let mlp = |hidden: Vec<usize>, act| MlpConfig {

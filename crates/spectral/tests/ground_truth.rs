@@ -1,15 +1,13 @@
 //! Ground truth for the frame bounds: the Fourier formula against the explicit operator's SVD,
 //! and power iteration on Burn's real conv2d (adjoint through autodiff) and on dense layers.
 
-mod common;
-
 use blindspot_spectral::{
     ConvShape, conv_bounds, conv_singular_values, explicit_operator, fc_bounds,
 };
+use blindspot_testing::{Lcg, test_devices, values};
 use burn::prelude::*;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use common::{Lcg, test_devices, values};
 use nalgebra::DMatrix;
 
 /// Small layers: (filters, channels, kernel, stride, grid side).

@@ -66,7 +66,7 @@ fn tests_separate_shifted_samples_and_not_identical_distributions() {
     for trial in 0..200u64 {
         let mut r = Lcg::new(1_000 + trial);
         let x: Vec<f64> = (0..30).map(|_| r.normal()).collect();
-        let y: Vec<f64> = (0..40).map(|_| 3.0 * r.next()).collect::<Vec<_>>();
+        let y: Vec<f64> = (0..40).map(|_| 3.0 * r.next_f64()).collect::<Vec<_>>();
         let y: Vec<f64> = y.iter().map(|v| v - 1.5).collect(); // mean 0, sd √0.75
         let (_, _, p) = welch(&x, &y);
         rejections += usize::from(p < 0.05);
@@ -104,9 +104,9 @@ fn measurement_on_a_clustered_identity_layer() {
         .map(|p| {
             let (i, c) = (p / d, p % d);
             if c == 0 {
-                f32::from(labels[i]) + 0.1 * rng.next() as f32
+                f32::from(labels[i]) + 0.1 * rng.next_f64() as f32
             } else {
-                rng.next() as f32
+                rng.next_f64() as f32
             }
         })
         .collect();
