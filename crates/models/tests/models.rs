@@ -312,3 +312,23 @@ fn reproduction_set_covers_tables_1_and_3() {
     assert_ne!(fp(Scale::Smoke, 0), fp(Scale::Smoke, 1));
     assert_eq!(fp(Scale::Smoke, 0), fp(Scale::Smoke, 0));
 }
+
+#[test]
+fn the_halves_get_as_many_minibatch_steps_as_the_full_training_set() {
+    let runs = ModelRun::reproduction_set();
+    let find = |id: &str| {
+        runs.iter()
+            .find(|r| r.id() == id)
+            .unwrap_or_else(|| panic!("{id} missing"))
+    };
+    let steps = |id: &str, scale, examples: usize| {
+        let config = find(id).train_config(scale, 0);
+        config.epochs * examples.div_ceil(config.batch_size)
+    };
+    for scale in [Scale::Default, Scale::Paper] {
+        let full = steps("n100-100-10", scale, 60_000);
+        assert_eq!(steps("n100-100-10-p1", scale, 30_000), full);
+        assert_eq!(steps("n100-100-10-p2", scale, 30_000), full);
+        assert_eq!(steps("n123-456-10-p1", scale, 30_000), full);
+    }
+}
