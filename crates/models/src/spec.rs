@@ -252,11 +252,13 @@ impl ModelRun {
     /// - hidden-layer MLPs: SGD with Nesterov momentum 0.9, learning rate 0.05, batch 16 —
     ///   on these sigmoid nets it generalized better than Adam in our runs (1.8–1.9% vs 2.0–2.1%
     ///   test error for n100-100-10), which is what Table 1 compares. Batch 16 rather than 32:
-    ///   n200-200-10 1.81% vs 1.95% test error (40 epochs; at batch 32, learning rate 0.1 gave
-    ///   1.88%, 0.02 1.95%, 80 epochs 1.94%, Glorot initialization 1.93–1.95%: the weight decay
-    ///   is too weak to matter, the optimizer's noise is what regularizes). The halves P1 and P2
-    ///   get twice the epochs, i.e. as many steps as the full set (M2: 2.79% at batch 32 and 40
-    ///   epochs, 2.62% at batch 16, 2.60% at batch 16 and 80 epochs). Full-batch L-BFGS, the
+    ///   on the full set the two are the same within the spread of seeds (n100-100-10, seeds
+    ///   0/1/2: batch 32 1.81/2.01/2.05%, batch 16 1.94/2.03/1.96%; n200-200-10 seed 0: 1.95% vs
+    ///   1.81%), on the halves batch 16 is better (M2: 2.79% and, with 80 epochs, 2.72% at
+    ///   batch 32; 2.62% at batch 16, 2.62% at batch 8). Neither a learning rate of 0.1 or 0.02,
+    ///   80 epochs, Glorot initialization, averaging the weights of the last 20 epochs, nor a 4×
+    ///   larger λ moved n100/n200 out of 1.8–2.0%: the seed matters more. The halves P1 and P2
+    ///   get twice the epochs, i.e. as many steps as the full set (M2 2.60%). Full-batch L-BFGS, the
     ///   paper's method ([`Optimizer::Lbfgs`]), fitted the training set in 10 steps of 20
     ///   iterations but stayed at 2.8% test error;
     /// - conv net: Adam 1e-3, batch 128;
