@@ -376,8 +376,8 @@ def load_blindspot(adv_dir, x):
     adv = t["x_adv"][:n].reshape(n, -1).astype(np.float32)
     config = summary.get("config") or {}
     solver = config.get("solver") or {}
-    peer = (f"blindspot L-BFGS ({summary.get('backend', '?')}, search over c "
-            f"{config.get('search_steps', '?')} runs × ≤ {solver.get('max_iterations', '?')} iterations)")
+    peer = (f"blindspot L-BFGS ({summary.get('backend', '?')}, {config.get('candidates', '?')} rival classes, "
+            f"search over c {config.get('search_steps', '?')} runs × ≤ {solver.get('max_iterations', '?')} iterations)")
     return adv, float(summary["seconds"]), float(summary["evaluations_per_problem"]), peer, summary, t
 
 
