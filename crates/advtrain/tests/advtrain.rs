@@ -10,17 +10,9 @@ use blindspot_attack::{AttackConfig, Goal, LbfgsAttack, Quiet};
 use blindspot_data::{Dataset, FetchOptions, Mnist, Split, ensure_mnist};
 use blindspot_models::mlp::{Activation, Mlp, MlpConfig};
 use blindspot_models::{Bounds, Classifier, Silent, TrainConfig};
+use blindspot_testing::{test_devices, values};
 use burn::module::Module;
 use burn::prelude::*;
-
-#[allow(deprecated)]
-fn test_devices() -> Vec<(&'static str, Device)> {
-    vec![("flex", Device::flex()), ("ndarray", Device::ndarray())]
-}
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
-}
 
 fn mlp(device: &Device, activation: Activation) -> Mlp {
     device.seed(3);

@@ -7,6 +7,7 @@ use blindspot_attack::{AttackConfig, Goal, LbfgsAttack, Quiet};
 use blindspot_data::Dataset;
 use blindspot_models::mlp::{Activation, Mlp};
 use blindspot_report::transfer::{MeanStd, Perturbation};
+use blindspot_testing::test_devices;
 use blindspot_transfer::{ExampleSet, aggregate, amplification, error_matrix, error_on};
 use burn::module::Param;
 use burn::nn::Linear;
@@ -17,11 +18,6 @@ const K: usize = 10;
 /// Pixels per class block in each half of the image.
 const BLOCK: usize = 39;
 const HALF: usize = 392;
-
-#[allow(deprecated)]
-fn test_devices() -> Vec<(&'static str, Device)> {
-    vec![("flex", Device::flex()), ("ndarray", Device::ndarray())]
-}
 
 /// A linear classifier that sums, for class `c`, the pixels of block `c` of one half of the
 /// image (`half` 0: pixels 0–389, `half` 1: pixels 392–781) and ignores the other half.
