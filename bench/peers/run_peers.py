@@ -377,7 +377,8 @@ def load_blindspot(adv_dir, x):
     config = summary.get("config") or {}
     solver = config.get("solver") or {}
     peer = (f"blindspot L-BFGS ({summary.get('backend', '?')}, {config.get('candidates', '?')} rival classes, "
-            f"search over c {config.get('search_steps', '?')} runs × ≤ {solver.get('max_iterations', '?')} iterations)")
+            f"search over c {config.get('search_steps', '?')} runs × ≤ {solver.get('max_iterations', '?')} iterations, "
+            f"memory {solver.get('memory', '?')})")
     return adv, float(summary["seconds"]), float(summary["evaluations_per_problem"]), peer, summary, t
 
 

@@ -82,6 +82,10 @@ pub struct ReproduceArgs {
     /// Seeds of the models of Tables 2–4 (default: 1, or 3 at paper scale).
     #[arg(long)]
     pub seeds: Option<usize>,
+    /// Seeds of every method of the adversarial-training comparison (default: 1, or 3 at paper
+    /// scale).
+    #[arg(long)]
+    pub adversarial_seeds: Option<usize>,
     /// AlexNet weights for Table 5 (safetensors with torchvision's names); default: the
     /// initialization.
     #[arg(long)]
@@ -107,6 +111,9 @@ impl ReproduceArgs {
         ];
         if let Some(k) = self.seeds {
             args.extend(["--seeds".into(), k.to_string()]);
+        }
+        if let Some(k) = self.adversarial_seeds {
+            args.extend(["--adversarial-seeds".into(), k.to_string()]);
         }
         if let Some(w) = &self.alexnet_weights {
             args.extend([

@@ -312,13 +312,18 @@ struct Objective<'a, M> {
 impl<M: Classifier> crate::lbfgsb::BatchObjective for Objective<'_, M> {
     fn evaluate(&mut self, x: Tensor<2>, rows: &Tensor<1, Int>) -> Result<(Tensor<1>, Tensor<2>)> {
         let n = x.dims()[0];
-        let x0 = self.x0.clone().select(0, rows.clone());
-        let c = self.c.clone().select(0, rows.clone());
-        let goal = self.goal.clone().select(0, rows.clone());
-        let rival = self
-            .rival
-            .as_ref()
-            .map(|r| r.clone().select(0, rows.clone()));
+        // The solver never reorders its rows, so a full batch is every row as it is: no copies.
+        let pick = |t: &Tensor<2>| {
+            if n == t.dims()[0] {
+                t.clone()
+            } else {
+                t.clone().select(0, rows.clone())
+            }
+        };
+        let x0 = pick(&self.x0);
+        let c = pick(&self.c);
+        let goal = pick(&self.goal);
+        let rival = self.rival.as_ref().map(pick);
         let xa = x.autodiff().require_grad();
         let dist = (xa.clone() - x0).square().sum_dim(1);
         let logits = self.model.logits(xa.clone());

@@ -122,6 +122,57 @@ fn rosenbrock_in_a_box_finds_the_optimum_on_the_bound() {
 }
 
 #[test]
+fn the_objective_sees_its_rows_in_their_original_order() {
+    for (name, device) in test_devices() {
+        // Rosenbrock rows from different starts backtrack at different line-search trials, so
+        // their steps are accepted in different orders.
+        let n = 12;
+        let mut rng = Lcg::new(7);
+        let shift = Tensor::<2>::zeros([n, 2], &device);
+        let x0 =
+            Tensor::<2>::from_data(TensorData::new(rng.vec(2 * n, -1.5, 1.5), [n, 2]), &device);
+        let mut seen = Vec::new();
+        let config = LbfgsbConfig {
+            max_iterations: 200,
+            pg_tolerance: 1e-6,
+            f_tolerance: 0.0,
+            ..LbfgsbConfig::default()
+        };
+        let sol = minimize(
+            &mut |x, r: &Tensor<1, Int>| {
+                seen.push(
+                    r.clone()
+                        .into_data()
+                        .convert::<i64>()
+                        .try_to_vec::<i64>()
+                        .unwrap(),
+                );
+                rosenbrock(x, &shift, r)
+            },
+            x0,
+            Bounds { lo: -2.0, hi: 2.0 },
+            &config,
+        )
+        .unwrap();
+        assert!(seen.len() > 20, "{name}: {} evaluations", seen.len());
+        for rows in &seen {
+            assert!(rows.windows(2).all(|w| w[0] < w[1]), "{name}: {rows:?}");
+            if rows.len() == n {
+                assert_eq!(rows, &(0..n as i64).collect::<Vec<_>>(), "{name}");
+            }
+        }
+        let x = values(sol.x);
+        for i in 0..n {
+            let (a, b) = (x[2 * i], x[2 * i + 1]);
+            assert!(
+                (a - 1.0).abs() < 1e-2 && (b - 1.0).abs() < 2e-2,
+                "{name}: row {i}: {a}, {b}"
+            );
+        }
+    }
+}
+
+#[test]
 fn rows_solved_together_equal_rows_solved_alone() {
     for (name, device) in test_devices() {
         let (n, d) = (8, 30);

@@ -132,7 +132,8 @@ impl LbfgsbConfig {
 /// A batch of objectives, one per row.
 ///
 /// `evaluate(x, rows)` gets the current points `x` `[n, D]` of the problems whose indices in the
-/// original batch are `rows` `[n]` (the solver drops finished rows), and returns their values
+/// original batch are `rows` `[n]`, strictly increasing (the solver drops finished rows but never
+/// reorders them; with `n = B`, `rows` is `0..B`), and returns their values
 /// `[n]` and gradients `[n, D]`. Row `i` of the output must depend on row `i` of `x` only.
 pub trait BatchObjective {
     /// Values `[n]` and gradients `[n, D]` at `x` `[n, D]` for the problems `rows` `[n]`.
@@ -196,6 +197,9 @@ struct Working {
 impl Working {
     /// Keeps the local rows `keep`, in that order.
     fn select(&mut self, keep: &[usize]) {
+        if keep.len() == self.rows.len() && keep.iter().enumerate().all(|(i, &k)| i == k) {
+            return;
+        }
         let device = self.x.device();
         let idx = host::indices(keep, &device);
         self.rows = keep.iter().map(|&i| self.rows[i]).collect();
@@ -445,7 +449,9 @@ pub fn minimize<O: BatchObjective>(
                 .bool_and(armijo.bool_or(approximate));
             let ok_host = host::read(ok.float())?;
             let (acc, rest): (Vec<usize>, Vec<usize>) = (0..k).partition(|&j| ok_host[j] > 0.5);
-            if !acc.is_empty() {
+            if acc.len() == k {
+                accepted.push((searching.clone(), xt, ft.clone(), gt));
+            } else if !acc.is_empty() {
                 let idx = host::indices(&acc, &device);
                 accepted.push((
                     acc.iter().map(|&j| searching[j]).collect(),
@@ -482,16 +488,35 @@ pub fn minimize<O: BatchObjective>(
             .collect();
 
         // Failed rows keep their last point; the accepted rows become the new working set, in
-        // the order they were accepted.
+        // their original order (so that the common case, every row accepted, copies nothing).
         ledger.record(&w, &failed);
         let order: Vec<usize> = accepted.iter().flat_map(|(l, ..)| l.clone()).collect();
-        w.select(&order);
         if order.is_empty() {
+            w.select(&order);
             continue;
         }
-        let x_new = Tensor::cat(accepted.iter().map(|a| a.1.clone()).collect(), 0);
-        let f_new = Tensor::cat(accepted.iter().map(|a| a.2.clone()).collect(), 0);
-        let g_new = Tensor::cat(accepted.into_iter().map(|a| a.3).collect(), 0);
+        let mut sorted: Vec<usize> = (0..order.len()).collect();
+        sorted.sort_by_key(|&j| order[j]);
+        let in_order = sorted.iter().enumerate().all(|(i, &j)| i == j);
+        let ascending = |t: Tensor<2>| {
+            if in_order {
+                t
+            } else {
+                t.select(0, host::indices(&sorted, &device))
+            }
+        };
+        let stack = |parts: Vec<Tensor<2>>| {
+            if parts.len() == 1 {
+                ascending(parts.into_iter().next().expect("one part"))
+            } else {
+                ascending(Tensor::cat(parts, 0))
+            }
+        };
+        let x_new = stack(accepted.iter().map(|a| a.1.clone()).collect());
+        let f_new = stack(accepted.iter().map(|a| a.2.clone()).collect());
+        let g_new = stack(accepted.into_iter().map(|a| a.3).collect());
+        let order: Vec<usize> = sorted.iter().map(|&j| order[j]).collect();
+        w.select(&order);
 
         // Curvature pair and the relative-decrease test.
         let s = x_new.clone() - w.x.clone();

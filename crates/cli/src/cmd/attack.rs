@@ -37,9 +37,18 @@ pub struct AttackArgs {
     /// Untargeted: rival classes tried per image.
     #[arg(long, default_value_t = AttackConfig::default().candidates)]
     pub candidates: usize,
+    /// First c of every image's search.
+    #[arg(long, default_value_t = AttackConfig::default().initial_c)]
+    pub initial_c: f64,
+    /// Bracketing factor of the search over c.
+    #[arg(long, default_value_t = AttackConfig::default().c_factor)]
+    pub c_factor: f64,
     /// L-BFGS iterations per solver run at most.
     #[arg(long, default_value_t = AttackConfig::default().solver.max_iterations)]
     pub max_iterations: usize,
+    /// Curvature pairs the L-BFGS solver keeps per problem.
+    #[arg(long, default_value_t = AttackConfig::default().solver.memory)]
+    pub memory: usize,
     /// Problems per device batch.
     #[arg(long, default_value_t = AttackConfig::default().batch_size)]
     pub batch_size: usize,
@@ -59,9 +68,12 @@ impl AttackArgs {
             seed: self.seed,
             search_steps: self.search_steps,
             candidates: self.candidates,
+            c_factor: self.c_factor,
+            initial_c: self.initial_c,
             batch_size: self.batch_size,
             solver: blindspot_attack::LbfgsbConfig {
                 max_iterations: self.max_iterations,
+                memory: self.memory,
                 ..AttackConfig::default().solver
             },
             ..AttackConfig::default()
