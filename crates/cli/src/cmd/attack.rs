@@ -49,6 +49,9 @@ pub struct AttackArgs {
     /// Curvature pairs the L-BFGS solver keeps per problem.
     #[arg(long, default_value_t = AttackConfig::default().solver.memory)]
     pub memory: usize,
+    /// A solver run stops when an iteration lowers the objective by less than this fraction.
+    #[arg(long, default_value_t = AttackConfig::default().solver.f_tolerance)]
+    pub f_tolerance: f32,
     /// Problems per device batch.
     #[arg(long, default_value_t = AttackConfig::default().batch_size)]
     pub batch_size: usize,
@@ -74,6 +77,7 @@ impl AttackArgs {
             solver: blindspot_attack::LbfgsbConfig {
                 max_iterations: self.max_iterations,
                 memory: self.memory,
+                f_tolerance: self.f_tolerance,
                 ..AttackConfig::default().solver
             },
             ..AttackConfig::default()
