@@ -43,6 +43,16 @@ fn rosenbrock(
     Ok((f, Tensor::cat(vec![ga, gb], 1)))
 }
 
+/// Settings that run every row to a projected gradient of 1e-6 (no stop on small decreases).
+fn to_convergence(max_iterations: usize) -> LbfgsbConfig {
+    LbfgsbConfig {
+        max_iterations,
+        pg_tolerance: 1e-6,
+        f_tolerance: 0.0,
+        ..LbfgsbConfig::default()
+    }
+}
+
 fn quadratic(device: &Device, n: usize, d: usize, seed: u64) -> (Quadratic, Vec<f32>) {
     let mut rng = Lcg::new(seed);
     let w = rng.vec(n * d, 0.1, 10.0);
@@ -63,11 +73,7 @@ fn box_constrained_quadratics_reach_the_clamped_optimum() {
         let (n, d) = (16, 50);
         let (q, expected) = quadratic(&device, n, d, 1);
         let x0 = Tensor::<2>::full([n, d], 0.5, &device);
-        let config = LbfgsbConfig {
-            pg_tolerance: 1e-6,
-            f_tolerance: 0.0,
-            ..LbfgsbConfig::default()
-        };
+        let config = to_convergence(LbfgsbConfig::default().max_iterations);
         let sol = minimize(
             &mut |x, r: &Tensor<1, Int>| q.evaluate(x, r),
             x0,
@@ -97,12 +103,7 @@ fn rosenbrock_in_a_box_finds_the_optimum_on_the_bound() {
     let shift = Tensor::<2>::from_data([[0.0, 0.0], [1.5, 1.5]], &device);
     let bounds = Bounds { lo: -2.0, hi: 2.0 };
     let x0 = Tensor::<2>::from_data([[-1.2, 1.0], [0.3, 1.5]], &device);
-    let config = LbfgsbConfig {
-        max_iterations: 500,
-        pg_tolerance: 1e-6,
-        f_tolerance: 0.0,
-        ..LbfgsbConfig::default()
-    };
+    let config = to_convergence(500);
     let sol = minimize(
         &mut |x, r: &Tensor<1, Int>| rosenbrock(x, &shift, r),
         x0,
@@ -132,12 +133,7 @@ fn the_objective_sees_its_rows_in_their_original_order() {
         let x0 =
             Tensor::<2>::from_data(TensorData::new(rng.vec(2 * n, -1.5, 1.5), [n, 2]), &device);
         let mut seen = Vec::new();
-        let config = LbfgsbConfig {
-            max_iterations: 200,
-            pg_tolerance: 1e-6,
-            f_tolerance: 0.0,
-            ..LbfgsbConfig::default()
-        };
+        let config = to_convergence(200);
         let sol = minimize(
             &mut |x, r: &Tensor<1, Int>| {
                 seen.push(
