@@ -668,7 +668,8 @@ fn render_untargeted(
          (softmax models: the exact optimum is the minimum over wrong classes of the projection of \
          x onto the halfspace z_j ≥ z_label + 1e-6 intersected with the box, float64). \
          examples/s = images given / wall-clock seconds of the attack (model loading excluded); \
-         Python peers on torch with 2 threads \
+         ours with one worker thread per core (`--workers`, default) on batches of at most 256 \
+         problems, Python peers on torch with 2 threads \
          (OMP_WAIT_POLICY=PASSIVE unless set: libgomp's spinning default is up to 10× slower \
          on this loaded machine). `evals/example`: rows pushed through the model / \
          images (peers; a forward counts once), objective-and-gradient evaluations per problem \

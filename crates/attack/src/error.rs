@@ -54,6 +54,9 @@ pub enum AttackError {
     /// Reading a tensor back from the device failed.
     #[error("reading a tensor from the device failed: {0}")]
     Data(String),
+    /// A worker thread of a parallel attack panicked.
+    #[error("an attack worker thread panicked: {0}")]
+    Worker(String),
     /// The model is not of the kind an operation needs.
     #[error("unsupported model: {0}")]
     Model(String),

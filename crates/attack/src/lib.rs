@@ -32,7 +32,7 @@ pub mod lbfgsb;
 pub mod loss;
 pub mod oracle;
 
-pub use attack::{AttackConfig, AttackObserver, AttackResult, LbfgsAttack, Quiet};
+pub use attack::{AttackConfig, AttackObserver, AttackResult, LbfgsAttack, Quiet, cpu_workers};
 pub use error::{AttackError, Result};
 pub use goal::{Goal, Problem};
 pub use lbfgsb::{BatchObjective, LbfgsbConfig, Solution, Termination, minimize};

@@ -128,6 +128,57 @@ fn attacking_a_batch_equals_attacking_each_image_alone() {
     }
 }
 
+/// Records every progress report.
+struct Reports(Vec<(usize, usize)>);
+
+impl blindspot_attack::AttackObserver for Reports {
+    fn progress(&mut self, finished: usize, total: usize) {
+        self.0.push((finished, total));
+    }
+}
+
+#[test]
+fn workers_share_the_batches_without_changing_the_results_or_their_order() {
+    for (name, device) in test_devices() {
+        let model = linear_model(&device, 8);
+        let (x, labels) = images(7, 9);
+        for goal in [Goal::Untargeted, Goal::Random] {
+            let one = LbfgsAttack::new(config(goal))
+                .run(&model, upload(&x, &device), &labels, &mut Quiet)
+                .unwrap();
+            let mut reports = Reports(Vec::new());
+            // Batches of 2 images (6 problems with 3 rivals each): 4 batches for 3 workers.
+            let per_image = if goal == Goal::Untargeted { 3 } else { 1 };
+            let three = LbfgsAttack::new(AttackConfig {
+                workers: 3,
+                batch_size: 2 * per_image,
+                ..config(goal)
+            })
+            .run(&model, upload(&x, &device), &labels, &mut reports)
+            .unwrap();
+            assert_eq!(one.problems, three.problems, "{name} {goal}");
+            assert_eq!(one.success, three.success, "{name} {goal}");
+            for i in 0..labels.len() {
+                // As in `attacking_a_batch_equals_attacking_each_image_alone`: other batch
+                // sizes may round the model's product differently.
+                assert!(
+                    (one.distortion[i] - three.distortion[i]).abs() <= 1e-3 * one.distortion[i],
+                    "{name} {goal}: image {i}: {} vs {}",
+                    one.distortion[i],
+                    three.distortion[i]
+                );
+            }
+            let total = one.problems.len();
+            assert_eq!(reports.0.last(), Some(&(total, total)), "{name} {goal}");
+            assert!(
+                reports.0.windows(2).all(|w| w[0].0 <= w[1].0),
+                "{name} {goal}: progress went back: {:?}",
+                reports.0
+            );
+        }
+    }
+}
+
 #[test]
 fn the_minimum_over_all_targets_is_the_untargeted_minimum() {
     let device = Device::flex();
@@ -236,6 +287,17 @@ fn invalid_configurations_and_inputs_are_typed_errors() {
             .run(&model, upload(&x, &device), &labels, &mut Quiet)
             .is_err()
     );
+    let no_workers = AttackConfig {
+        workers: 0,
+        ..AttackConfig::default()
+    };
+    assert!(matches!(
+        LbfgsAttack::new(no_workers).run(&model, upload(&x, &device), &labels, &mut Quiet),
+        Err(blindspot_attack::AttackError::Config {
+            field: "workers",
+            ..
+        })
+    ));
     let wrong_len =
         LbfgsAttack::default().run(&model, upload(&x, &device), &labels[..1], &mut Quiet);
     assert!(matches!(

@@ -29,6 +29,11 @@ impl Backend {
         }
     }
 
+    /// Whether the backend computes on the CPU.
+    pub fn is_cpu(self) -> bool {
+        matches!(self, Backend::Flex | Backend::Ndarray)
+    }
+
     /// Whether this binary was built with the backend.
     pub fn compiled(self) -> bool {
         match self {

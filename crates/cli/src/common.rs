@@ -24,12 +24,27 @@ pub struct CommonArgs {
     /// Use only the files already in the data directory; never download.
     #[arg(long)]
     pub offline: bool,
+    /// Threads that solve attack batches side by side; default: one per core on a CPU backend
+    /// (their element-wise kernels use one core each), 1 on a GPU.
+    #[arg(long)]
+    pub workers: Option<usize>,
 }
 
 impl CommonArgs {
     /// The device of the chosen backend.
     pub fn device(&self) -> anyhow::Result<Device> {
         self.backend.device()
+    }
+
+    /// The attack workers: `--workers`, or the backend's default.
+    pub fn workers(&self) -> usize {
+        self.workers.unwrap_or_else(|| {
+            if self.backend.is_cpu() {
+                blindspot_attack::cpu_workers()
+            } else {
+                1
+            }
+        })
     }
 
     /// Verified MNIST, fetched if needed.

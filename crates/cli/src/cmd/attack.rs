@@ -139,9 +139,12 @@ pub fn attack_saved_model(
     );
     let labels: Vec<usize> = images.labels.iter().map(|&l| usize::from(l)).collect();
     let mut progress = AttackProgress::new(format!("{} {}", meta.name, config.goal));
-    let result = LbfgsAttack::new(config.clone())
-        .run(&model, x, &labels, &mut progress)
-        .with_context(|| format!("attacking {}", meta.name))?;
+    let result = LbfgsAttack::new(AttackConfig {
+        workers: common.workers(),
+        ..config.clone()
+    })
+    .run(&model, x, &labels, &mut progress)
+    .with_context(|| format!("attacking {}", meta.name))?;
     drop(progress);
     let summary = AttackSummary::new(
         &result,

@@ -229,7 +229,7 @@ pub fn train_method_and_save(
         mnist,
         scale,
         config,
-        method,
+        &method.with_attack_workers(common.workers()),
         &device,
         common.backend.name(),
         &mut progress,
