@@ -146,6 +146,18 @@ pub fn cpu_workers() -> usize {
 }
 
 impl AttackConfig {
+    /// Whether `self` and `other` ask for the same attack: they differ at most in
+    /// `batch_size` and `workers`, which cut the work differently but leave every problem's
+    /// result as it is (rows never interact). A saved attack stays valid across them.
+    pub fn same_attack(&self, other: &AttackConfig) -> bool {
+        let uncut = |c: &AttackConfig| AttackConfig {
+            batch_size: 1,
+            workers: 1,
+            ..c.clone()
+        };
+        uncut(self) == uncut(other)
+    }
+
     /// Checks every field.
     pub fn validate(&self) -> Result<()> {
         self.solver.validate()?;

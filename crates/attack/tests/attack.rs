@@ -180,6 +180,26 @@ fn workers_share_the_batches_without_changing_the_results_or_their_order() {
 }
 
 #[test]
+fn batching_does_not_make_another_attack_but_any_other_setting_does() {
+    let base = config(Goal::Untargeted);
+    let rebatched = AttackConfig {
+        batch_size: 7,
+        workers: 5,
+        ..base.clone()
+    };
+    assert!(base.same_attack(&rebatched));
+    let other = AttackConfig {
+        solver: blindspot_attack::LbfgsbConfig {
+            memory: 3,
+            ..base.solver.clone()
+        },
+        ..base.clone()
+    };
+    assert!(!base.same_attack(&other));
+    assert!(!base.same_attack(&config(Goal::Random)));
+}
+
+#[test]
 fn the_minimum_over_all_targets_is_the_untargeted_minimum() {
     let device = Device::flex();
     let model = linear_model(&device, 8);

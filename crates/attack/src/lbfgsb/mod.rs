@@ -218,6 +218,16 @@ impl Working {
     }
 }
 
+/// The rows (local indices) that one line-search trial accepted, with their new points, values,
+/// gradients and steps `x⁺ − x`.
+struct Accepted {
+    rows: Vec<usize>,
+    x: Tensor<2>,
+    f: Tensor<2>,
+    g: Tensor<2>,
+    step: Tensor<2>,
+}
+
 /// The bookkeeping of every original row.
 struct Ledger {
     value: Vec<f32>,
@@ -262,19 +272,23 @@ impl Ledger {
     }
 }
 
-/// Coordinates on a bound that `step` points out of the box (`x = lo, step < 0` or
-/// `x = hi, step > 0`), `[n, D]`. With `step = −∇f` these are the coordinates held at their
-/// bound; with a search direction, the components that would leave the box at once.
-fn pushes_out(x: &Tensor<2>, step: Tensor<2>, bounds: Bounds) -> Tensor<2, Bool> {
-    let at_lo = x
+/// The coordinates of `x` that sit on their lower and upper bound, `[n, D]` each.
+fn on_bounds(x: &Tensor<2>, bounds: Bounds) -> (Tensor<2, Bool>, Tensor<2, Bool>) {
+    (
+        x.clone().lower_equal_elem(bounds.lo),
+        x.clone().greater_equal_elem(bounds.hi),
+    )
+}
+
+/// Coordinates on a bound (`at_lo`, `at_hi` from [`on_bounds`]) that a move along `-v` points out
+/// of the box (`x = lo, v > 0` or `x = hi, v < 0`), `[n, D]`. With `v = ∇f` these are the
+/// coordinates held at their bound; with `v = −d` for a search direction `d`, the components
+/// that would leave the box at once.
+fn held(at_lo: &Tensor<2, Bool>, at_hi: &Tensor<2, Bool>, v: &Tensor<2>) -> Tensor<2, Bool> {
+    at_lo
         .clone()
-        .lower_equal_elem(bounds.lo)
-        .bool_and(step.clone().lower_elem(0.0));
-    let at_hi = x
-        .clone()
-        .greater_equal_elem(bounds.hi)
-        .bool_and(step.greater_elem(0.0));
-    at_lo.bool_or(at_hi)
+        .bool_and(v.clone().greater_elem(0.0))
+        .bool_or(at_hi.clone().bool_and(v.clone().lower_elem(0.0)))
 }
 
 /// Evaluates the objective and checks the shapes it returns.
@@ -391,12 +405,12 @@ pub fn minimize<O: BatchObjective>(
         let n = w.rows.len();
 
         // Direction d = −P H P ∇f, restricted to moves that stay in the box.
-        let free = pushes_out(&w.x, w.g.clone().neg(), bounds)
-            .bool_not()
-            .float();
-        let q = w.g.clone() * free.clone();
-        let d = w.history.apply(q.clone(), w.gamma.clone()).neg() * free;
-        let d = d.clone() * pushes_out(&w.x, d, bounds).bool_not().float();
+        let (at_lo, at_hi) = on_bounds(&w.x, bounds);
+        let fixed = held(&at_lo, &at_hi, &w.g);
+        let q = w.g.clone().mask_fill(fixed.clone(), 0.0);
+        let minus_d = w.history.apply(q.clone(), w.gamma.clone());
+        let leaving = held(&at_lo, &at_hi, &minus_d);
+        let d = minus_d.mask_fill(fixed.bool_or(leaving), 0.0).neg();
         let dg = dot(d.clone(), w.g.clone());
         let bad = dg
             .clone()
@@ -421,7 +435,7 @@ pub fn minimize<O: BatchObjective>(
             alpha,
             w.index.clone(),
         );
-        let mut accepted: Vec<(Vec<usize>, Tensor<2>, Tensor<2>, Tensor<2>)> = Vec::new();
+        let mut accepted: Vec<Accepted> = Vec::new();
         for _ in 0..config.max_line_search {
             let k = searching.len();
             let xt = (xs.clone() + ds.clone() * alpha_s.clone()).clamp(bounds.lo, bounds.hi);
@@ -441,7 +455,7 @@ pub fn minimize<O: BatchObjective>(
             let approximate = ft
                 .clone()
                 .lower_equal(fs.clone() + rounding)
-                .bool_and(dot(gt.clone(), step).lower_equal(decrease.clone() * -0.8));
+                .bool_and(dot(gt.clone(), step.clone()).lower_equal(decrease.clone() * -0.8));
             let ok = ft
                 .clone()
                 .is_finite()
@@ -450,15 +464,22 @@ pub fn minimize<O: BatchObjective>(
             let ok_host = host::read(ok.float())?;
             let (acc, rest): (Vec<usize>, Vec<usize>) = (0..k).partition(|&j| ok_host[j] > 0.5);
             if acc.len() == k {
-                accepted.push((searching.clone(), xt, ft.clone(), gt));
+                accepted.push(Accepted {
+                    rows: searching.clone(),
+                    x: xt,
+                    f: ft.clone(),
+                    g: gt,
+                    step,
+                });
             } else if !acc.is_empty() {
                 let idx = host::indices(&acc, &device);
-                accepted.push((
-                    acc.iter().map(|&j| searching[j]).collect(),
-                    xt.select(0, idx.clone()),
-                    ft.clone().select(0, idx.clone()),
-                    gt.select(0, idx),
-                ));
+                accepted.push(Accepted {
+                    rows: acc.iter().map(|&j| searching[j]).collect(),
+                    x: xt.select(0, idx.clone()),
+                    f: ft.clone().select(0, idx.clone()),
+                    g: gt.select(0, idx.clone()),
+                    step: step.select(0, idx),
+                });
             }
             if rest.is_empty() {
                 searching.clear();
@@ -490,7 +511,7 @@ pub fn minimize<O: BatchObjective>(
         // Failed rows keep their last point; the accepted rows become the new working set, in
         // their original order (so that the common case, every row accepted, copies nothing).
         ledger.record(&w, &failed);
-        let order: Vec<usize> = accepted.iter().flat_map(|(l, ..)| l.clone()).collect();
+        let order: Vec<usize> = accepted.iter().flat_map(|a| a.rows.clone()).collect();
         if order.is_empty() {
             w.select(&order);
             continue;
@@ -512,14 +533,14 @@ pub fn minimize<O: BatchObjective>(
                 ascending(Tensor::cat(parts, 0))
             }
         };
-        let x_new = stack(accepted.iter().map(|a| a.1.clone()).collect());
-        let f_new = stack(accepted.iter().map(|a| a.2.clone()).collect());
-        let g_new = stack(accepted.into_iter().map(|a| a.3).collect());
+        let x_new = stack(accepted.iter().map(|a| a.x.clone()).collect());
+        let f_new = stack(accepted.iter().map(|a| a.f.clone()).collect());
+        let g_new = stack(accepted.iter().map(|a| a.g.clone()).collect());
+        let s = stack(accepted.into_iter().map(|a| a.step).collect());
         let order: Vec<usize> = sorted.iter().map(|&j| order[j]).collect();
         w.select(&order);
 
-        // Curvature pair and the relative-decrease test.
-        let s = x_new.clone() - w.x.clone();
+        // Curvature pair (`s` is the accepted step `x⁺ − x`) and the relative-decrease test.
         let y = g_new.clone() - w.g.clone();
         let sy = dot(s.clone(), y.clone());
         let yy = dot(y.clone(), y.clone());

@@ -159,7 +159,7 @@ pub fn attack_saved_model(
 }
 
 /// The summary of the attack in `<out>/attacks/<model>/<split>-<goal>` when it holds the same
-/// configuration and image count and `model` is not in `retrained`; otherwise runs the attack
+/// configuration (up to batching: [`AttackConfig::same_attack`]) and image count and `model` is not in `retrained`; otherwise runs the attack
 /// on `images` and writes it there. Returns the summary, the directory, and `true` when it was
 /// up to date.
 pub fn up_to_date_or_attack(
@@ -173,7 +173,7 @@ pub fn up_to_date_or_attack(
     let dir = attack_dir(&common.out, model, split, config.goal);
     match files::load_summary(&dir) {
         Ok(s)
-            if s.config == *config
+            if s.config.same_attack(config)
                 && s.images == images.len()
                 && !retrained.iter().any(|r| r == model) =>
         {
