@@ -623,7 +623,7 @@ impl LbfgsAttack {
         let stop = AtomicBool::new(false);
         let (sender, receiver) = mpsc::channel::<(usize, usize)>();
         let workers = self.config.workers.min(chunks.len()).max(1);
-        let outcomes: Vec<(usize, Result<AttackResult>)> = std::thread::scope(|scope| {
+        let mut outcomes: Vec<(usize, Result<AttackResult>)> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
                     let sender = sender.clone();
@@ -669,7 +669,6 @@ impl LbfgsAttack {
                 })
                 .collect()
         });
-        let mut outcomes = outcomes;
         outcomes.sort_by_key(|(i, _)| *i);
         outcomes.into_iter().map(|(_, outcome)| outcome).collect()
     }

@@ -159,9 +159,9 @@ pub fn attack_saved_model(
 }
 
 /// The summary of the attack in `<out>/attacks/<model>/<split>-<goal>` when it holds the same
-/// configuration (up to batching: [`AttackConfig::same_attack`]) and image count and `model` is not in `retrained`; otherwise runs the attack
-/// on `images` and writes it there. Returns the summary, the directory, and `true` when it was
-/// up to date.
+/// configuration (up to batching: [`AttackConfig::same_attack`]) and image count and `model`
+/// is not in `retrained`; otherwise runs the attack on `images` and writes it there. Returns
+/// the summary, the directory, and `true` when it was up to date.
 pub fn up_to_date_or_attack(
     model: &str,
     images: &Dataset,
