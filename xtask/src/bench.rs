@@ -202,6 +202,17 @@ const OUR_PRESETS: [(&str, &[&str]); 2] = [
     ),
 ];
 
+/// The file name of the untargeted table for `n` images: `attack-untargeted.md` for the
+/// default 100, `attack-untargeted-n<N>.md` otherwise, so that runs at two sizes sit side by
+/// side (the report shows both).
+fn untargeted_table(n: usize) -> String {
+    if n == 100 {
+        "attack-untargeted.md".into()
+    } else {
+        format!("attack-untargeted-n{n}.md")
+    }
+}
+
 /// Options of `cargo xtask bench attack`.
 #[derive(Args, Debug)]
 pub struct AttackBenchArgs {
@@ -221,7 +232,8 @@ pub struct AttackBenchArgs {
     /// `<out>/bench/attack.md`. `untargeted`: ours and every minimum-distortion peer (Foolbox 3
     /// DDN and DeepFool, advertorch and torchattacks FAB, Foolbox 2 L-BFGS, advertorch L-BFGS on
     /// random targets) and the exact optimum for softmax models, one table per model in
-    /// `<out>/bench/attack-untargeted.md` (and `.json`).
+    /// `<out>/bench/attack-untargeted.md` (and `.json`; `attack-untargeted-n<N>.md` when `--n`
+    /// is not 100).
     #[arg(long, default_value = "random", value_parser = ["random", "untargeted"])]
     pub goal: String,
     /// `--goal untargeted`: images for advertorch's L-BFGS on random targets (slow: one L-BFGS-B
@@ -615,7 +627,7 @@ impl AttackBenchArgs {
         );
         let table = render_untargeted(&blocks, self.n, &command);
         println!("{table}");
-        let path = out.join("bench").join("attack-untargeted.md");
+        let path = out.join("bench").join(untargeted_table(self.n));
         std::fs::create_dir_all(path.parent().expect("has a parent"))?;
         std::fs::write(&path, &table).with_context(|| format!("writing {}", path.display()))?;
         let json = serde_json::json!({

@@ -179,6 +179,49 @@ fn workers_share_the_batches_without_changing_the_results_or_their_order() {
     }
 }
 
+/// A linear model whose logits panic on a batch that holds image `poison` (its first pixel is
+/// marked with a value no MNIST image has).
+struct Poisoned(blindspot_models::mlp::Mlp);
+
+impl Classifier for Poisoned {
+    fn logits(&self, x: Tensor<2>) -> Tensor<2> {
+        let first = x.clone().slice([0..x.dims()[0], 0..1]);
+        let marked: bool = first.equal_elem(0.5).any().into_scalar();
+        assert!(!marked, "poisoned batch");
+        self.0.logits(x)
+    }
+    fn activations(&self, x: Tensor<2>) -> Vec<Tensor<2>> {
+        self.0.activations(x)
+    }
+    fn num_classes(&self) -> usize {
+        self.0.num_classes()
+    }
+}
+
+#[test]
+fn a_worker_that_panics_ends_the_attack_with_an_error() {
+    let device = Device::flex();
+    let model = Poisoned(linear_model(&device, 8));
+    let (mut x, labels) = images(6, 9);
+    // The last image's batch panics; the others are fine.
+    x[5 * 784] = 0.5;
+    let outcome = LbfgsAttack::new(AttackConfig {
+        workers: 2,
+        batch_size: 3,
+        ..config(Goal::Untargeted)
+    })
+    .run(&model, upload(&x, &device), &labels, &mut Quiet);
+    match outcome {
+        Err(blindspot_attack::AttackError::Worker(why)) => {
+            assert!(why.contains("poisoned batch"), "{why}")
+        }
+        other => panic!(
+            "expected a worker error, got {:?}",
+            other.map(|r| r.success)
+        ),
+    }
+}
+
 #[test]
 fn batching_does_not_make_another_attack_but_any_other_setting_does() {
     let base = config(Goal::Untargeted);

@@ -24,8 +24,9 @@ pub struct CommonArgs {
     /// Use only the files already in the data directory; never download.
     #[arg(long)]
     pub offline: bool,
-    /// Threads that solve attack batches side by side; default: one per core on a CPU backend
-    /// (their element-wise kernels use one core each), 1 on a GPU.
+    /// Attack batches solved side by side, as jobs on rayon's thread pool (one thread per core
+    /// unless RAYON_NUM_THREADS says otherwise); default: one per core on a CPU backend (their
+    /// element-wise kernels use one core each), 1 on a GPU.
     #[arg(long)]
     pub workers: Option<usize>,
 }

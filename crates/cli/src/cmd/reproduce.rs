@@ -615,6 +615,10 @@ impl ReproduceArgs {
                 "attack-untargeted.md",
                 "cargo xtask bench attack --goal untargeted",
             ),
+            (
+                "attack-untargeted-n1000.md",
+                "cargo xtask bench attack --goal untargeted --n 1000 --n-foolbox 100 --n-slow 100",
+            ),
             ("train.md", "cargo xtask bench train"),
         ] {
             match std::fs::read_to_string(bench.join(file)) {
