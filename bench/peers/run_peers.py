@@ -378,7 +378,8 @@ def load_blindspot(adv_dir, x):
     solver = config.get("solver") or {}
     peer = (f"blindspot L-BFGS ({summary.get('backend', '?')}, {config.get('candidates', '?')} rival classes, "
             f"search over c {config.get('search_steps', '?')} runs × ≤ {solver.get('max_iterations', '?')} iterations, "
-            f"memory {solver.get('memory', '?')}, f-tolerance {solver.get('f_tolerance', '?')})")
+            f"memory {solver.get('memory', '?')}, f-tolerance {solver.get('f_tolerance', '?')}, "
+            f"batches of {config.get('batch_size', '?')})")
     return adv, float(summary["seconds"]), float(summary["evaluations_per_problem"]), peer, summary, t
 
 

@@ -243,6 +243,10 @@ pub struct AttackBenchArgs {
     /// Skip the Python peers (no venv is made).
     #[arg(long)]
     pub no_peers: bool,
+    /// Problems per device batch of our attack (default: the attack's, 256, sized for a CPU
+    /// core's cache); on a GPU use thousands, e.g. 1000 or 10000.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
     /// Output directory (results go to `<out>/bench/attack/` and `<out>/bench/attack.md`).
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
@@ -314,9 +318,7 @@ impl AttackBenchArgs {
                         "--dir".into(),
                         dir.display().to_string(),
                     ];
-                    if let Some(d) = &self.data.data_dir {
-                        args.extend(["--data-dir".into(), absolute(d)?.display().to_string()]);
-                    }
+                    args.extend(self.our_options()?);
                     run_cli(*backend, &args)?;
                     let s = read_json(&dir.join("summary.json"))?;
                     rows.push(Row {
@@ -437,6 +439,19 @@ struct PeerRun {
 }
 
 impl AttackBenchArgs {
+    /// The `blindspot attack` options every run of ours gets: the data directory and the batch
+    /// size, when given.
+    fn our_options(&self) -> anyhow::Result<Vec<String>> {
+        let mut args = Vec::new();
+        if let Some(d) = &self.data.data_dir {
+            args.extend(["--data-dir".into(), absolute(d)?.display().to_string()]);
+        }
+        if let Some(b) = self.batch_size {
+            args.extend(["--batch-size".into(), b.to_string()]);
+        }
+        Ok(args)
+    }
+
     /// `--goal untargeted`: ours on every backend and every minimum-distortion peer, all scored
     /// by `run_peers.py` with one success check, one table per model.
     fn run_untargeted(&self) -> anyhow::Result<()> {
@@ -486,9 +501,7 @@ impl AttackBenchArgs {
                     dir.display().to_string(),
                 ];
                 args.extend(preset.iter().map(|a| a.to_string()));
-                if let Some(d) = &self.data.data_dir {
-                    args.extend(["--data-dir".into(), absolute(d)?.display().to_string()]);
-                }
+                args.extend(self.our_options()?);
                 our_load.push(loadavg());
                 run_cli(*backend, &args)?;
             }
@@ -624,7 +637,9 @@ impl AttackBenchArgs {
                 .collect::<Vec<_>>()
                 .join(" "),
             self.models.join(" ")
-        );
+        ) + &self
+            .batch_size
+            .map_or(String::new(), |b| format!(" --batch-size {b}"));
         let table = render_untargeted(&blocks, self.n, &command);
         println!("{table}");
         let path = out.join("bench").join(untargeted_table(self.n));
