@@ -640,7 +640,7 @@ impl AttackBenchArgs {
         ) + &self
             .batch_size
             .map_or(String::new(), |b| format!(" --batch-size {b}"));
-        let table = render_untargeted(&blocks, self.n, &command);
+        let table = render_untargeted(&blocks, self.n, self.batch_size, &command);
         println!("{table}");
         let path = out.join("bench").join(untargeted_table(self.n));
         std::fs::create_dir_all(path.parent().expect("has a parent"))?;
@@ -681,10 +681,14 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 fn render_untargeted(
     blocks: &[(String, Vec<serde_json::Value>)],
     n: usize,
+    batch_size: Option<usize>,
     command: &str,
 ) -> String {
+    let batches = batch_size.map_or("at most 256 (the default)".into(), |b| {
+        format!("at most {b}")
+    });
     let mut s = format!(
-        "# Untargeted attack benchmark\n\n\
+        "# Untargeted attack benchmark, {n} images\n\n\
          The first {n} MNIST test images (fewer where the `images` column says so: the first k of \
          the same images), the same weights (our safetensors loaded into PyTorch), untargeted: any \
          wrong class, minimal L2. Every attack's output is scored by `bench/peers/run_peers.py` \
@@ -697,8 +701,8 @@ fn render_untargeted(
          (softmax models: the exact optimum is the minimum over wrong classes of the projection of \
          x onto the halfspace z_j ≥ z_label + 1e-6 intersected with the box, float64). \
          examples/s = images given / wall-clock seconds of the attack (model loading excluded); \
-         ours with one worker thread per core (`--workers`, default) on batches of at most 256 \
-         problems, Python peers on torch with 2 threads \
+         ours with one worker per core on a CPU backend (`--workers`, default) on batches of \
+         {batches} problems, Python peers on torch with 2 threads \
          (OMP_WAIT_POLICY=PASSIVE unless set: libgomp's spinning default is up to 10× slower \
          on this loaded machine). `evals/example`: rows pushed through the model / \
          images (peers; a forward counts once), objective-and-gradient evaluations per problem \
