@@ -99,10 +99,10 @@ pub struct AttackConfig {
     /// Batches solved at the same time (at least 1), each by a job on rayon's global thread
     /// pool, so at most as many at once as that pool has threads (one per core unless
     /// `RAYON_NUM_THREADS` says otherwise). Rows never interact, so this changes the speed, not
-    /// the result. On a CPU backend whose element-wise
-    /// kernels run on one thread (flex, ndarray), one worker per core fills the machine; on a
-    /// GPU one worker with large batches is the better use. Not part of the serialized settings
-    /// (it is how an attack runs, not what it computes).
+    /// the result. On a CPU backend whose element-wise kernels run on one thread (flex,
+    /// ndarray), one worker per core fills the machine; on a GPU one worker with large batches
+    /// is the better use. Not part of the serialized settings (it is how an attack runs, not
+    /// what it computes).
     #[serde(skip, default = "default_workers")]
     pub workers: usize,
     /// The inner solver.
@@ -608,9 +608,10 @@ impl LbfgsAttack {
     }
 
     /// Runs `work` on every chunk with [`AttackConfig::workers`] jobs on rayon's pool taking
-    /// chunks in turn, and returns the outcomes in chunk order. `work` reports how many of its chunk's
-    /// problems are finished; the observer hears the total on the calling thread. After a
-    /// failure no new chunk is started and the first error (in chunk order) is returned.
+    /// chunks in turn, and returns the outcomes in chunk order. `work` reports how many of its
+    /// chunk's problems are finished; the observer hears the total on the calling thread. After
+    /// a failure no new chunk is started and the first error (in chunk order) is returned; a
+    /// panicking job becomes [`AttackError::Worker`].
     fn in_parallel<W>(
         &self,
         chunks: &[&[Problem]],
@@ -662,8 +663,8 @@ impl LbfgsAttack {
                 drop(sender);
             });
             let mut finished = vec![0usize; chunks.len()];
-            for (i, done) in receiver {
-                finished[i] = done;
+            for (i, count) in receiver {
+                finished[i] = count;
                 observer.progress(finished.iter().sum(), total);
             }
             pool.join()

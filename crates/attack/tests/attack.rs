@@ -179,8 +179,8 @@ fn workers_share_the_batches_without_changing_the_results_or_their_order() {
     }
 }
 
-/// A linear model whose logits panic on a batch that holds image `poison` (its first pixel is
-/// marked with a value no MNIST image has).
+/// A linear model whose logits panic on any batch holding an image whose first pixel is 0.5, a
+/// value the test images never have.
 struct Poisoned(blindspot_models::mlp::Mlp);
 
 impl Classifier for Poisoned {
