@@ -141,10 +141,11 @@ fn default_workers() -> usize {
     1
 }
 
-/// One worker per core of this machine (1 when the count is unknown): the sensible
-/// [`AttackConfig::workers`] on a CPU backend.
+/// One worker per thread of rayon's global pool, which runs the workers (one per core unless
+/// `RAYON_NUM_THREADS` says otherwise): the sensible [`AttackConfig::workers`] on a CPU
+/// backend. More workers than pool threads would never run at once.
 pub fn cpu_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+    rayon::current_num_threads()
 }
 
 impl AttackConfig {
