@@ -6,6 +6,7 @@
 mod backend;
 mod cmd;
 mod common;
+mod jobs;
 mod progress;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,9 @@ enum Command {
     Spectral(cmd::spectral::SpectralArgs),
     /// Run every stage (training and evaluating all models) and write the report.
     Reproduce(cmd::reproduce::ReproduceArgs),
+    /// One training handed over by `reproduce --jobs` (a JSON job spec); not for direct use.
+    #[command(hide = true)]
+    TrainJob(jobs::TrainJobArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -52,5 +56,6 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => args.run(),
         Command::Units(args) => args.run(),
         Command::Spectral(args) => args.run(),
+        Command::TrainJob(args) => args.run(),
     }
 }

@@ -1,9 +1,11 @@
 //! Minibatch training with the paper's loss: mean cross-entropy plus the weight decay
 //! `λ Σw²/k` of every trained layer.
 //!
-//! The optimizer is Adam with a cosine learning-rate decay. The paper trains with L-BFGS "until
+//! The optimizer is part of the recipe ([`TrainConfig::optimizer`]; each model's is chosen, with
+//! the reasons, in `ModelRun::train_config`): Adam or SGD with Nesterov momentum on minibatches,
+//! with a cosine learning-rate decay, or full-batch L-BFGS. The paper trains with L-BFGS "until
 //! convergence" on the full batch; on two CPU cores a full-batch quasi-Newton pass over 60,000
-//! images per step is far slower than minibatch Adam, which reaches the same convex optimum for
+//! images per step is far slower than minibatch steps, which reach the same convex optimum for
 //! the softmax models and the paper's error levels for the others in a few dozen epochs. The
 //! learning rate decays to 1% of its start so that the last epochs settle near a minimum.
 //!

@@ -5,17 +5,17 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use blindspot_advtrain::{Levels, Method, PoolConfig, method_fingerprint, method_run_id};
+use blindspot_advtrain::{Levels, Method, PoolConfig, method_run_id};
 use blindspot_attack::AttackConfig;
 use blindspot_data::{Mnist, Split, write_atomic};
-use blindspot_models::{ModelRun, Scale, checkpoint, model_spec};
+use blindspot_models::{ModelRun, Scale, model_spec};
 use blindspot_report::AdvTrainResult;
 use blindspot_report::transfer::MeanStd;
 
 use crate::cmd::attack::up_to_date_or_attack;
-use crate::cmd::train::train_method_and_save;
 use crate::cmd::transfer::seeded_id;
 use crate::common::CommonArgs;
+use crate::jobs::TrainJob;
 
 /// What the stage trains and measures.
 #[derive(Debug, Clone)]
@@ -69,6 +69,42 @@ impl AdvTrainPlan {
     }
 }
 
+impl AdvTrainPlan {
+    /// The network every method trains: n100-100-10 on the full training set.
+    fn run() -> anyhow::Result<ModelRun> {
+        Ok(ModelRun {
+            spec: model_spec("n100-100-10")?,
+            split: Split::Train,
+        })
+    }
+
+    /// The training of `method` with seed index `k`, saved as `<id>-<method>[-s<k>]`.
+    fn job(
+        &self,
+        run: &ModelRun,
+        method: &Method,
+        k: usize,
+        scale: Scale,
+        common: &CommonArgs,
+    ) -> TrainJob {
+        let id = seeded_id(&method_run_id(run, method), k);
+        let config = run.train_config(scale, self.seed + k as u64);
+        let dir = common.model_dir(&id);
+        TrainJob::new(id, run, scale, config, Some(method.clone()), dir)
+    }
+
+    /// Every training of the plan, method by method, seed by seed.
+    pub fn jobs(&self, scale: Scale, common: &CommonArgs) -> anyhow::Result<Vec<TrainJob>> {
+        let run = Self::run()?;
+        Ok(self
+            .methods
+            .iter()
+            .flat_map(|m| (0..self.seeds).map(move |k| (m, k)))
+            .map(|(m, k)| self.job(&run, m, k, scale, common))
+            .collect())
+    }
+}
+
 fn describe(method: &Method) -> String {
     match method {
         Method::Decay => "weight decay alone".into(),
@@ -96,10 +132,7 @@ pub fn adversarial_stage(
     common: &CommonArgs,
     retrained: &mut Vec<String>,
 ) -> anyhow::Result<Vec<AdvTrainResult>> {
-    let run = ModelRun {
-        spec: model_spec("n100-100-10")?,
-        split: Split::Train,
-    };
+    let run = AdvTrainPlan::run()?;
     let test = mnist.split(Split::Test);
     let images = test.head(plan.attacked_images.min(test.len()), Split::Test)?;
     let mut rows = Vec::new();
@@ -110,19 +143,16 @@ pub fn adversarial_stage(
         let mut seconds = Vec::new();
         let mut generation = Vec::new();
         for k in 0..plan.seeds {
-            let config = run.train_config(scale, plan.seed + k as u64);
-            let id = seeded_id(&method_run_id(&run, method), k);
-            let dir = common.model_dir(&id);
-            let fingerprint = method_fingerprint(&run, mnist, scale, &config, method)?;
-            let meta = match checkpoint::load_meta(&dir) {
-                Ok(m) if m.fingerprint == fingerprint => {
+            let job = plan.job(&run, method, k, scale, common);
+            let (id, dir) = (&job.id, &job.dir);
+            let meta = match job.up_to_date(mnist)? {
+                Some(m) => {
                     eprintln!("{}: up to date, skipped", dir.display());
                     m
                 }
-                _ => {
+                None => {
                     let t = Instant::now();
-                    let meta =
-                        train_method_and_save(&run, mnist, scale, &config, method, common, &dir)?;
+                    let meta = job.train(mnist, common)?;
                     eprintln!(
                         "{id}: test error {:.2}% ({:.0} s)",
                         100.0 * meta.test_error,
@@ -139,7 +169,7 @@ pub fn adversarial_stage(
             generation.push(report["generation_seconds"].as_f64().unwrap_or(0.0));
             let attack = AttackConfig::default();
             let (summary, _, _) =
-                up_to_date_or_attack(&id, &images, Split::Test, &attack, common, retrained)
+                up_to_date_or_attack(id, &images, Split::Test, &attack, common, retrained)
                     .with_context(|| format!("attacking {id}"))?;
             test_errors.push(meta.test_error);
             train_errors.push(meta.train_error);

@@ -17,7 +17,7 @@ use blindspot_attack::files::load_tensors;
 use blindspot_attack::{AttackConfig, Goal};
 use blindspot_data::{Split, write_atomic};
 use blindspot_models::alexnet::AlexNetConfig;
-use blindspot_models::{ModelRun, Scale, checkpoint, error_rate, run_data};
+use blindspot_models::{ModelRun, Scale, checkpoint, error_rate};
 use blindspot_models::{Optimizer, TrainConfig};
 use blindspot_report::figures::{grid, save_png};
 use blindspot_report::{
@@ -32,10 +32,10 @@ use clap::Args;
 use crate::cmd::adversarial::{AdvTrainPlan, adversarial_stage};
 use crate::cmd::attack::up_to_date_or_attack;
 use crate::cmd::spectral::spectral_stage;
-use crate::cmd::train::train_and_save;
 use crate::cmd::transfer::{TransferPlan, seeded_id, transfer_stage};
 use crate::cmd::units::{UnitsPlan, units_stage};
 use crate::common::CommonArgs;
+use crate::jobs::{TrainJob, default_parallel, run_jobs};
 
 /// The models also trained with full-batch L-BFGS.
 const LBFGS_MODELS: [&str; 4] = ["softmax1", "softmax2", "softmax3", "n100-100-10"];
@@ -57,6 +57,11 @@ pub struct ReproduceArgs {
     /// gives mean ± std over them. Default: 1, or 3 at paper scale.
     #[arg(long)]
     pub adversarial_seeds: Option<usize>,
+    /// Trainings run at once, each in its own `blindspot` process with its share of the cores
+    /// (on a CPU backend the paper's small networks keep one core busy each). Default: one per
+    /// core on flex/ndarray (at most 4), 1 on a GPU. 1 trains everything in this process.
+    #[arg(long)]
+    pub jobs: Option<usize>,
     /// AlexNet weights for Table 5 (safetensors with torchvision's names); default: the
     /// initialization, labeled as such in the report.
     #[arg(long)]
@@ -89,8 +94,8 @@ impl ReproduceArgs {
     /// Runs the pipeline.
     pub fn run(self) -> anyhow::Result<()> {
         anyhow::ensure!(
-            self.seeds != Some(0) && self.adversarial_seeds != Some(0),
-            "--seeds and --adversarial-seeds must be at least 1"
+            self.seeds != Some(0) && self.adversarial_seeds != Some(0) && self.jobs != Some(0),
+            "--seeds, --adversarial-seeds and --jobs must be at least 1"
         );
         let started = Instant::now();
         let device = self.common.device()?;
@@ -105,17 +110,41 @@ impl ReproduceArgs {
         });
 
         let runs = ModelRun::reproduction_set();
+        let paper = PaperTables::load().context("parsing the embedded paper tables")?;
+        let plan = TransferPlan {
+            train_images: self.attack_images(),
+            test_images: self.attack_test_images(),
+            seeds: self.seeds(),
+            seed: self.seed,
+            half_subset: self.scale.train_subset(),
+            ..TransferPlan::paper(&paper)?
+        };
+        let mut adv_plan = AdvTrainPlan::for_scale(self.scale, self.seed);
+        if let Some(seeds) = self.adversarial_seeds {
+            adv_plan.seeds = seeds;
+        }
+
+        // The minibatch trainings of every stage, side by side in child processes; the stages
+        // below then find them up to date. The adversarial ones, the longest, go first.
+        let jobs: Vec<TrainJob> = adv_plan
+            .jobs(self.scale, &self.common)?
+            .into_iter()
+            .chain(runs.iter().map(|run| self.job(run, 0)))
+            .chain(
+                self.extra_seed_runs(&plan)
+                    .map(|(run, k)| self.job(&run, k)),
+            )
+            .collect();
+        let mut retrained = self.train_in_children(&jobs, &mnist, &mut stages)?;
 
         let mut results = Vec::new();
-        let mut retrained = Vec::new();
         for run in &runs {
             let t = Instant::now();
-            let config = run.train_config(self.scale, self.seed);
-            let dir = self.common.model_dir(&run.id());
-            let (meta, skipped) = self.up_to_date_or_train(run, &mnist, &config, &device, &dir)?;
+            let (meta, skipped) = self.up_to_date_or_train(&self.job(run, 0), &mnist)?;
             if !skipped {
                 retrained.push(run.id());
             }
+            let dir = self.common.model_dir(&run.id());
             let (model, _) = checkpoint::load(&dir, &device)
                 .with_context(|| format!("loading {}", dir.display()))?;
             let half = |split: Split| -> anyhow::Result<f64> {
@@ -154,17 +183,8 @@ impl ReproduceArgs {
             });
         }
 
-        let paper = PaperTables::load().context("parsing the embedded paper tables")?;
-        let plan = TransferPlan {
-            train_images: self.attack_images(),
-            test_images: self.attack_test_images(),
-            seeds: self.seeds(),
-            seed: self.seed,
-            half_subset: self.scale.train_subset(),
-            ..TransferPlan::paper(&paper)?
-        };
-        self.extra_seeds(&plan, &mnist, &device, &mut retrained, &mut stages)?;
-        let lbfgs = self.lbfgs_stage(&mnist, &device, &results, &mut stages)?;
+        self.extra_seeds(&plan, &mnist, &mut retrained, &mut stages)?;
+        let lbfgs = self.lbfgs_stage(&mnist, &results, &mut stages)?;
         let distortions = self.attack_stage(&mnist, &retrained, &mut stages)?;
         let t = Instant::now();
         let transfer = transfer_stage(&plan, &mnist, &self.common, &retrained)?;
@@ -175,10 +195,6 @@ impl ReproduceArgs {
         });
 
         let t = Instant::now();
-        let mut adv_plan = AdvTrainPlan::for_scale(self.scale, self.seed);
-        if let Some(seeds) = self.adversarial_seeds {
-            adv_plan.seeds = seeds;
-        }
         let adversarial =
             adversarial_stage(&adv_plan, self.scale, &mnist, &self.common, &mut retrained)?;
         stages.push(StageTime {
@@ -286,27 +302,62 @@ impl ReproduceArgs {
         Ok(())
     }
 
-    /// The checkpoint in `dir` if it records the same configuration (fingerprint), else a
+    /// The minibatch training of `run` with seed index `k` (seed `seed + k`, saved as
+    /// `<id>-s<k>` for `k > 0`).
+    fn job(&self, run: &ModelRun, k: usize) -> TrainJob {
+        let id = seeded_id(&run.id(), k);
+        let config = run.train_config(self.scale, self.seed + k as u64);
+        let dir = self.common.model_dir(&id);
+        TrainJob::new(id, run, self.scale, config, None, dir)
+    }
+
+    /// The job's checkpoint if it records the same configuration (fingerprint), else a
     /// freshly trained and saved model; `true` when it was up to date.
     fn up_to_date_or_train(
         &self,
-        run: &ModelRun,
+        job: &TrainJob,
         mnist: &blindspot_data::Mnist,
-        config: &TrainConfig,
-        device: &burn::tensor::Device,
-        dir: &Path,
     ) -> anyhow::Result<(checkpoint::ModelMeta, bool)> {
-        let (train, test) = run_data(run, mnist, self.scale)?;
-        let fingerprint = run.fingerprint(config, train.len(), test.len());
-        if let Some(meta) = checkpoint::load_meta(dir)
-            .ok()
-            .filter(|m| m.fingerprint == fingerprint)
-        {
-            eprintln!("{}: up to date, skipped", dir.display());
+        if let Some(meta) = job.up_to_date(mnist)? {
+            eprintln!("{}: up to date, skipped", job.dir.display());
             return Ok((meta, true));
         }
-        let meta = train_and_save(run, mnist, self.scale, config, device, &self.common, dir)?;
-        Ok((meta, false))
+        Ok((job.train(mnist, &self.common)?, false))
+    }
+
+    /// Trains the jobs that are not up to date in child processes, `--jobs` at a time, and
+    /// returns their ids (nothing with one job at a time, or with fewer than two to train: the
+    /// stages train them here).
+    fn train_in_children(
+        &self,
+        jobs: &[TrainJob],
+        mnist: &blindspot_data::Mnist,
+        stages: &mut Vec<StageTime>,
+    ) -> anyhow::Result<Vec<String>> {
+        let parallel = self.jobs.unwrap_or_else(|| default_parallel(&self.common));
+        let mut stale = Vec::new();
+        for job in jobs {
+            if job.up_to_date(mnist)?.is_none() {
+                stale.push(job.clone());
+            }
+        }
+        if parallel < 2 || stale.len() < 2 {
+            return Ok(Vec::new());
+        }
+        let t = Instant::now();
+        eprintln!(
+            "training {} models, {parallel} at a time (logs in {})",
+            stale.len(),
+            self.common.out.join("jobs").display()
+        );
+        let program = std::env::current_exe().context("finding the blindspot executable")?;
+        run_jobs(&program, &stale, parallel, &self.common, mnist)?;
+        stages.push(StageTime {
+            stage: format!("train {} models, {parallel} at a time", stale.len()),
+            seconds: t.elapsed().as_secs_f64(),
+            skipped: false,
+        });
+        Ok(stale.into_iter().map(|j| j.id).collect())
     }
 
     /// Number of seeds of the transfer tables.
@@ -317,37 +368,44 @@ impl ReproduceArgs {
         })
     }
 
+    /// The models of Tables 2–4 with their extra seed indices `1 … K − 1`.
+    fn extra_seed_runs<'p>(
+        &self,
+        plan: &'p TransferPlan,
+    ) -> impl Iterator<Item = (ModelRun, usize)> + 'p {
+        (1..plan.seeds).flat_map(move |k| {
+            ModelRun::reproduction_set()
+                .into_iter()
+                .filter(move |r| {
+                    let id = r.id();
+                    plan.table2_models.contains(&id) || plan.table4_models.contains(&id)
+                })
+                .map(move |r| (r, k))
+        })
+    }
+
     /// Trains the models of Tables 2–4 with seeds `seed + 1 … seed + K − 1`, saved as
     /// `<id>-s<k>`.
     fn extra_seeds(
         &self,
         plan: &TransferPlan,
         mnist: &blindspot_data::Mnist,
-        device: &burn::tensor::Device,
         retrained: &mut Vec<String>,
         stages: &mut Vec<StageTime>,
     ) -> anyhow::Result<()> {
-        for k in 1..plan.seeds {
-            for run in ModelRun::reproduction_set().into_iter().filter(|r| {
-                let id = r.id();
-                plan.table2_models.contains(&id) || plan.table4_models.contains(&id)
-            }) {
-                let t = Instant::now();
-                let id = seeded_id(&run.id(), k);
-                let config = run.train_config(self.scale, self.seed + k as u64);
-                let dir = self.common.model_dir(&id);
-                let (meta, skipped) =
-                    self.up_to_date_or_train(&run, mnist, &config, device, &dir)?;
-                if !skipped {
-                    retrained.push(id.clone());
-                }
-                eprintln!("{id}: test error {:.2}%", 100.0 * meta.test_error);
-                stages.push(StageTime {
-                    stage: format!("train {id}"),
-                    seconds: t.elapsed().as_secs_f64(),
-                    skipped,
-                });
+        for (run, k) in self.extra_seed_runs(plan) {
+            let t = Instant::now();
+            let job = self.job(&run, k);
+            let (meta, skipped) = self.up_to_date_or_train(&job, mnist)?;
+            if !skipped {
+                retrained.push(job.id.clone());
             }
+            eprintln!("{}: test error {:.2}%", job.id, 100.0 * meta.test_error);
+            stages.push(StageTime {
+                stage: format!("train {}", job.id),
+                seconds: t.elapsed().as_secs_f64(),
+                skipped,
+            });
         }
         Ok(())
     }
@@ -358,7 +416,6 @@ impl ReproduceArgs {
     fn lbfgs_stage(
         &self,
         mnist: &blindspot_data::Mnist,
-        device: &burn::tensor::Device,
         minibatch: &[ModelResult],
         stages: &mut Vec<StageTime>,
     ) -> anyhow::Result<Vec<LbfgsResult>> {
@@ -381,7 +438,8 @@ impl ReproduceArgs {
                 ..run.train_config(self.scale, self.seed)
             };
             let dir = self.common.model_dir(&id);
-            let (meta, skipped) = self.up_to_date_or_train(&run, mnist, &config, device, &dir)?;
+            let job = TrainJob::new(id.clone(), &run, self.scale, config, None, dir);
+            let (meta, skipped) = self.up_to_date_or_train(&job, mnist)?;
             let Some(mb) = minibatch.iter().find(|r| r.id == run.id()) else {
                 continue;
             };

@@ -1,0 +1,444 @@
+//! Trainings run side by side in child processes.
+//!
+//! On the CPU backends the paper's small networks (minibatches of 16 through layers of 100–400
+//! units) keep one core busy: their matrix products are too small for flex to split, so a
+//! `reproduce` that trains one model after another leaves the other cores idle (on 2 cores,
+//! N100-100-10 trains in the same time on one thread as on two). `reproduce` therefore hands the
+//! trainings that are not up to date to `blindspot train-job` children, `--jobs` at a time,
+//! each with its share of the cores, and then reads their checkpoints as up to date.
+//!
+//! Processes, not threads: Burn's CPU backends keep their random generator in one global
+//! (`Backend::seed`), so two trainings in one process would interleave their draws and neither
+//! would be reproducible from its seed. A child trains exactly what the parent would have
+//! trained, from the same serialized recipe, so its checkpoint carries the same fingerprint.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use blindspot_advtrain::{Method, method_fingerprint};
+use blindspot_data::{Mnist, Split, write_atomic};
+use blindspot_models::{ModelRun, Scale, TrainConfig, checkpoint, model_spec, run_data};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::cmd::train::{train_and_save, train_method_and_save};
+use crate::common::CommonArgs;
+
+/// One training, as the parent would run it: the catalogue model, its split, scale and recipe,
+/// the method (adversarial training or a baseline; none for the catalogue's own loss) and the
+/// directory of its checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainJob {
+    /// The run id (directory name), for progress and logs.
+    pub id: String,
+    /// Catalogue name of the model.
+    pub model: String,
+    /// Name of the training split (`train`, `p1`, `p2`).
+    pub split: String,
+    /// The scale the data subsets come from.
+    pub scale: Scale,
+    /// The recipe, seed included.
+    pub config: TrainConfig,
+    /// Adversarial training or a baseline of section 4.2; `None`: the model's own loss.
+    pub method: Option<Method>,
+    /// Where the checkpoint goes.
+    pub dir: PathBuf,
+}
+
+impl TrainJob {
+    /// A job for `run` with `config`, saved in `dir`.
+    pub fn new(
+        id: String,
+        run: &ModelRun,
+        scale: Scale,
+        config: TrainConfig,
+        method: Option<Method>,
+        dir: PathBuf,
+    ) -> Self {
+        Self {
+            id,
+            model: run.spec.name.to_owned(),
+            split: run.split.name().to_owned(),
+            scale,
+            config,
+            method,
+            dir,
+        }
+    }
+
+    /// The model run this job trains.
+    pub fn run(&self) -> anyhow::Result<ModelRun> {
+        Ok(ModelRun {
+            spec: model_spec(&self.model)?,
+            split: self.split.parse::<Split>()?,
+        })
+    }
+
+    /// The fingerprint its checkpoint carries once trained.
+    pub fn fingerprint(&self, mnist: &Mnist) -> anyhow::Result<String> {
+        let run = self.run()?;
+        Ok(match &self.method {
+            Some(method) => method_fingerprint(&run, mnist, self.scale, &self.config, method)?,
+            None => {
+                let (train, test) = run_data(&run, mnist, self.scale)?;
+                run.fingerprint(&self.config, train.len(), test.len())
+            }
+        })
+    }
+
+    /// The checkpoint's metadata if it is there with this job's fingerprint.
+    pub fn up_to_date(&self, mnist: &Mnist) -> anyhow::Result<Option<checkpoint::ModelMeta>> {
+        let fingerprint = self.fingerprint(mnist)?;
+        Ok(checkpoint::load_meta(&self.dir)
+            .ok()
+            .filter(|m| m.fingerprint == fingerprint))
+    }
+
+    /// Trains and saves the model in this process.
+    pub fn train(
+        &self,
+        mnist: &Mnist,
+        common: &CommonArgs,
+    ) -> anyhow::Result<checkpoint::ModelMeta> {
+        let run = self.run()?;
+        match &self.method {
+            Some(method) => train_method_and_save(
+                &run,
+                mnist,
+                self.scale,
+                &self.config,
+                method,
+                common,
+                &self.dir,
+            ),
+            None => train_and_save(
+                &run,
+                mnist,
+                self.scale,
+                &self.config,
+                &common.device()?,
+                common,
+                &self.dir,
+            ),
+        }
+    }
+}
+
+/// Options of `blindspot train-job`, the child side of [`run_jobs`] (hidden from `--help`).
+#[derive(Args, Debug)]
+pub struct TrainJobArgs {
+    /// A JSON file holding a [`TrainJob`].
+    #[arg(long)]
+    pub spec: PathBuf,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+impl TrainJobArgs {
+    /// Trains the job and prints one line with its errors.
+    pub fn run(self) -> anyhow::Result<()> {
+        let text = std::fs::read(&self.spec)
+            .with_context(|| format!("reading {}", self.spec.display()))?;
+        let job: TrainJob = serde_json::from_slice(&text)
+            .with_context(|| format!("parsing the job in {}", self.spec.display()))?;
+        let mnist = self.common.mnist()?;
+        let meta = job.train(&mnist, &self.common)?;
+        println!(
+            "{}: train error {:.2}%, test error {:.2}% ({:.0} s)",
+            job.id,
+            100.0 * meta.train_error,
+            100.0 * meta.test_error,
+            meta.train_seconds
+        );
+        Ok(())
+    }
+}
+
+/// The default of `--jobs`: one training per core on a CPU backend (at most 4, each with its
+/// share of the cores), one on a GPU.
+pub fn default_parallel(common: &CommonArgs) -> usize {
+    if common.backend.is_cpu() {
+        blindspot_attack::cpu_workers().clamp(1, 4)
+    } else {
+        1
+    }
+}
+
+/// A child at work.
+struct Running {
+    job: usize,
+    child: Child,
+    log: PathBuf,
+    started: Instant,
+}
+
+/// Trains `jobs` in child processes of `program` (the `blindspot` binary), `parallel` at a time,
+/// each child on `cores / parallel` threads (at least one). Their specs and logs go to
+/// `<out>/jobs/<id>.json` and `<id>.log`. On a failure no new child starts, the running ones
+/// finish (their checkpoints stay valid for a resumed run), and the error names the failed
+/// job and ends with its log. Every job must then be up to date: a child that saved another
+/// fingerprint than the parent expects is an error.
+pub fn run_jobs(
+    program: &Path,
+    jobs: &[TrainJob],
+    parallel: usize,
+    common: &CommonArgs,
+    mnist: &Mnist,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(parallel >= 1, "--jobs must be at least 1");
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let dir = common.out.join("jobs");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let threads = (blindspot_attack::cpu_workers() / parallel).max(1);
+    let bar = ProgressBar::new(jobs.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} [{elapsed_precise}] {msg}")
+            .expect("the template is valid"),
+    );
+    bar.set_prefix(format!("training, {parallel} at a time"));
+    let mut next = 0;
+    let mut running: Vec<Running> = Vec::new();
+    let mut failed: Option<(usize, ExitStatus, PathBuf)> = None;
+    while next < jobs.len() || !running.is_empty() {
+        while failed.is_none() && next < jobs.len() && running.len() < parallel {
+            let job = &jobs[next];
+            running.push(spawn(program, job, next, &dir, threads, common)?);
+            next += 1;
+        }
+        bar.set_message(
+            running
+                .iter()
+                .map(|r| jobs[r.job].id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        let mut still = Vec::with_capacity(running.len());
+        for mut r in running {
+            match r.child.try_wait().context("waiting for a training job")? {
+                None => still.push(r),
+                Some(status) => {
+                    bar.inc(1);
+                    if status.success() {
+                        let line = last_line(&r.log).unwrap_or_else(|| {
+                            format!(
+                                "{}: done ({:.0} s)",
+                                jobs[r.job].id,
+                                r.started.elapsed().as_secs_f64()
+                            )
+                        });
+                        // A hidden bar (no terminal) prints nothing: say it on stderr then.
+                        if bar.is_hidden() {
+                            eprintln!("{line}");
+                        } else {
+                            bar.println(line);
+                        }
+                    } else if failed.is_none() {
+                        failed = Some((r.job, status, r.log));
+                    }
+                }
+            }
+        }
+        running = still;
+        if failed.is_some() && running.is_empty() {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    if let Some((job, status, log)) = failed {
+        let tail = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = tail.lines().rev().take(12).collect();
+        anyhow::bail!(
+            "training {} failed ({status}); the end of {}:\n{}",
+            jobs[job].id,
+            log.display(),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    for job in jobs {
+        anyhow::ensure!(
+            job.up_to_date(mnist)?.is_some(),
+            "the child process saved {} with another configuration than this run's",
+            job.dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Starts the child of job number `index`.
+fn spawn(
+    program: &Path,
+    job: &TrainJob,
+    index: usize,
+    dir: &Path,
+    threads: usize,
+    common: &CommonArgs,
+) -> anyhow::Result<Running> {
+    let spec = dir.join(format!("{}.json", job.id));
+    write_atomic(&spec, &serde_json::to_vec_pretty(job)?)
+        .with_context(|| format!("writing {}", spec.display()))?;
+    let log = dir.join(format!("{}.log", job.id));
+    let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let err = out.try_clone()?;
+    let mut command = Command::new(program);
+    command
+        .arg("train-job")
+        .arg("--spec")
+        .arg(&spec)
+        .arg("--backend")
+        .arg(common.backend.name())
+        .arg("--out")
+        .arg(&common.out)
+        // The parent has the data already: a child never downloads.
+        .arg("--offline")
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    if let Some(data) = &common.data_dir {
+        command.arg("--data-dir").arg(data);
+    }
+    let child = command
+        .spawn()
+        .with_context(|| format!("starting {} for {}", program.display(), job.id))?;
+    Ok(Running {
+        job: index,
+        child,
+        log,
+        started: Instant::now(),
+    })
+}
+
+/// The last non-empty line of a log.
+fn last_line(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Backend;
+    use blindspot_advtrain::{Levels, PoolConfig};
+    use blindspot_data::{Dataset, IMAGE_PIXELS};
+
+    /// A tiny stand-in for MNIST: 20 training and 10 test images.
+    fn fixture() -> Mnist {
+        let set = |n: usize| {
+            let images = (0..n * IMAGE_PIXELS)
+                .map(|i| (i % 7) as f32 / 7.0)
+                .collect();
+            Dataset::new(images, (0..n).map(|i| (i % 10) as u8).collect()).unwrap()
+        };
+        Mnist {
+            train: set(20),
+            test: set(10),
+        }
+    }
+
+    fn common(out: &Path) -> CommonArgs {
+        CommonArgs {
+            backend: Backend::Flex,
+            out: out.to_owned(),
+            data_dir: None,
+            offline: true,
+            workers: None,
+        }
+    }
+
+    fn job(out: &Path, seed: u64, method: Option<Method>) -> TrainJob {
+        let run = ModelRun {
+            spec: model_spec("n100-100-10").unwrap(),
+            split: Split::P1,
+        };
+        let config = run.train_config(Scale::Default, seed);
+        TrainJob::new(
+            format!("job{seed}"),
+            &run,
+            Scale::Default,
+            config,
+            method,
+            out.join("m"),
+        )
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("blindspot-jobs-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_job_read_back_from_its_json_has_the_same_fingerprint() {
+        let mnist = fixture();
+        let out = scratch("json");
+        let adversarial = Method::Adversarial {
+            levels: Levels::All,
+            pool: PoolConfig {
+                size: 123,
+                mix: 0.3,
+                ..PoolConfig::default()
+            },
+        };
+        for method in [None, Some(Method::dropout()), Some(adversarial)] {
+            let job = job(&out, 7, method);
+            let back: TrainJob =
+                serde_json::from_slice(&serde_json::to_vec_pretty(&job).unwrap()).unwrap();
+            let fingerprint = job.fingerprint(&mnist).unwrap();
+            assert_eq!(back.fingerprint(&mnist).unwrap(), fingerprint);
+            assert_eq!(
+                (back.run().unwrap().id(), back.dir),
+                (job.run().unwrap().id(), job.dir.clone())
+            );
+            // The fingerprint tells recipes apart: another seed is another model.
+            let other = TrainJob {
+                config: job.config.clone().with_seed(8),
+                ..job
+            };
+            assert_ne!(other.fingerprint(&mnist).unwrap(), fingerprint);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_failing_child_is_an_error_that_names_the_job_and_its_log() {
+        let out = scratch("fail");
+        let jobs = [job(&out, 0, None), job(&out, 1, None)];
+        let err = run_jobs(Path::new("false"), &jobs, 2, &common(&out), &fixture())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("training job0 failed"), "{err}");
+        assert!(
+            err.contains(&out.join("jobs").join("job0.log").display().to_string()),
+            "{err}"
+        );
+        // The spec the child was given reads back as the job.
+        let spec: TrainJob =
+            serde_json::from_slice(&std::fs::read(out.join("jobs").join("job0.json")).unwrap())
+                .unwrap();
+        assert_eq!(spec.dir, jobs[0].dir);
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_child_that_leaves_no_matching_checkpoint_is_an_error() {
+        let out = scratch("empty");
+        let jobs = [job(&out, 0, None)];
+        let err = run_jobs(Path::new("true"), &jobs, 2, &common(&out), &fixture())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("another configuration"), "{err}");
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+}
