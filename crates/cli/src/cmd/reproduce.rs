@@ -7,7 +7,9 @@
 //! (section 3, Figures 1–2) → frame bounds and certified radii (section 4.3, Table 5) → report. A model whose checkpoint carries the
 //! fingerprint of the same configuration is not trained again, and an attack whose summary
 //! holds the same configuration and image count on an unchanged model is not run again, so a
-//! killed run resumes where it stopped.
+//! killed run resumes where it stopped. Before the stages, the minibatch trainings that are not
+//! up to date run side by side in child processes (`--jobs`, see [`crate::jobs`]); the stages
+//! then find them up to date.
 
 use std::path::Path;
 use std::time::Instant;
