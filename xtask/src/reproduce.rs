@@ -86,6 +86,10 @@ pub struct ReproduceArgs {
     /// scale).
     #[arg(long)]
     pub adversarial_seeds: Option<usize>,
+    /// Trainings run at once, each in its own process (default: one per core on a CPU backend,
+    /// at most 4; 1 on a GPU).
+    #[arg(long)]
+    pub jobs: Option<usize>,
     /// AlexNet weights for Table 5 (safetensors with torchvision's names); default: the
     /// initialization.
     #[arg(long)]
@@ -114,6 +118,9 @@ impl ReproduceArgs {
         }
         if let Some(k) = self.adversarial_seeds {
             args.extend(["--adversarial-seeds".into(), k.to_string()]);
+        }
+        if let Some(n) = self.jobs {
+            args.extend(["--jobs".into(), n.to_string()]);
         }
         if let Some(w) = &self.alexnet_weights {
             args.extend([
