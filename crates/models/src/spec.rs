@@ -257,7 +257,8 @@ impl ModelRun {
     ///   1.81%), on the halves batch 16 is better (M2: 2.79% and, with 80 epochs, 2.72% at
     ///   batch 32; 2.62% at batch 16, 2.62% at batch 8). Neither a learning rate of 0.1 or 0.02,
     ///   80 epochs, Glorot initialization, averaging the weights of the last 20 epochs, nor a 4×
-    ///   larger λ moved n100/n200 out of 1.8–2.0%: the seed matters more. The halves P1 and P2
+    ///   larger λ, nor λ·Σw² without the /k (100× on the hidden layers, 10× on the output: 1.88%
+    ///   on seed 0) moved n100/n200 out of 1.8–2.0%: the seed matters more. The halves P1 and P2
     ///   get twice the epochs, i.e. as many steps as the full set (M2 2.60%). Full-batch L-BFGS, the
     ///   paper's method ([`Optimizer::Lbfgs`]), fitted the training set in 10 steps of 20
     ///   iterations but stayed at 2.8% test error;
