@@ -71,7 +71,7 @@ impl AdvTrainPlan {
 
 impl AdvTrainPlan {
     /// The network every method trains: n100-100-10 on the full training set.
-    fn run() -> anyhow::Result<ModelRun> {
+    fn model_run() -> anyhow::Result<ModelRun> {
         Ok(ModelRun {
             spec: model_spec("n100-100-10")?,
             split: Split::Train,
@@ -95,7 +95,7 @@ impl AdvTrainPlan {
 
     /// Every training of the plan, method by method, seed by seed.
     pub fn jobs(&self, scale: Scale, common: &CommonArgs) -> anyhow::Result<Vec<TrainJob>> {
-        let run = Self::run()?;
+        let run = Self::model_run()?;
         Ok(self
             .methods
             .iter()
@@ -132,7 +132,7 @@ pub fn adversarial_stage(
     common: &CommonArgs,
     retrained: &mut Vec<String>,
 ) -> anyhow::Result<Vec<AdvTrainResult>> {
-    let run = AdvTrainPlan::run()?;
+    let run = AdvTrainPlan::model_run()?;
     let test = mnist.split(Split::Test);
     let images = test.head(plan.attacked_images.min(test.len()), Split::Test)?;
     let mut rows = Vec::new();
