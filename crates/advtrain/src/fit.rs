@@ -4,7 +4,9 @@
 use blindspot_data::{Mnist, dataset_sha256};
 use blindspot_models::checkpoint::ModelMeta;
 use blindspot_models::mlp::Mlp;
-use blindspot_models::{AnyModel, ModelRun, Scale, TrainConfig, TrainObserver, run_data};
+use blindspot_models::{
+    AnyModel, ModelRun, Scale, TrainConfig, TrainObserver, run_data, run_sizes,
+};
 use burn::tensor::Device;
 
 use crate::error::{AdvTrainError, Result};
@@ -25,13 +27,10 @@ pub fn method_fingerprint(
     config: &TrainConfig,
     method: &Method,
 ) -> Result<String> {
-    let (train, test) = run_data(run, mnist, scale)?;
+    let (train, test) = run_sizes(run, mnist, scale);
     let method = serde_json::to_string(method)
         .map_err(|e| AdvTrainError::InvalidConfig(format!("method: {e}")))?;
-    Ok(format!(
-        "{}+{method}",
-        run.fingerprint(config, train.len(), test.len())
-    ))
+    Ok(format!("{}+{method}", run.fingerprint(config, train, test)))
 }
 
 /// Trains `run` (an MLP of the catalogue) at `scale` with `method` on `device` (autodiff is

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use blindspot_advtrain::{Method, method_fingerprint};
 use blindspot_data::{Mnist, Split, write_atomic};
-use blindspot_models::{ModelRun, Scale, TrainConfig, checkpoint, model_spec, run_data};
+use blindspot_models::{ModelRun, Scale, TrainConfig, checkpoint, model_spec, run_sizes};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -85,8 +85,8 @@ impl TrainJob {
         Ok(match &self.method {
             Some(method) => method_fingerprint(&run, mnist, self.scale, &self.config, method)?,
             None => {
-                let (train, test) = run_data(&run, mnist, self.scale)?;
-                run.fingerprint(&self.config, train.len(), test.len())
+                let (train, test) = run_sizes(&run, mnist, self.scale);
+                run.fingerprint(&self.config, train, test)
             }
         })
     }
@@ -208,8 +208,13 @@ pub fn run_jobs(
     let mut failed: Option<(usize, ExitStatus, PathBuf)> = None;
     while next < jobs.len() || !running.is_empty() {
         while failed.is_none() && next < jobs.len() && running.len() < parallel {
-            let job = &jobs[next];
-            running.push(spawn(program, job, next, &dir, threads, common)?);
+            match spawn(program, &jobs[next], next, &dir, threads, common) {
+                Ok(child) => running.push(child),
+                Err(e) => {
+                    bar.finish_and_clear();
+                    return Err(wait_for_all(running, e));
+                }
+            }
             next += 1;
         }
         bar.set_message(
@@ -221,8 +226,20 @@ pub fn run_jobs(
         );
         std::thread::sleep(Duration::from_millis(200));
         let mut still = Vec::with_capacity(running.len());
-        for mut r in running {
-            match r.child.try_wait().context("waiting for a training job")? {
+        let mut polled = running.into_iter();
+        while let Some(mut r) = polled.next() {
+            let status = match r.child.try_wait() {
+                Ok(status) => status,
+                Err(e) => {
+                    bar.finish_and_clear();
+                    let others = still.into_iter().chain(polled).chain([r]).collect();
+                    return Err(wait_for_all(
+                        others,
+                        anyhow::Error::new(e).context("waiting for a training job"),
+                    ));
+                }
+            };
+            match status {
                 None => still.push(r),
                 Some(status) => {
                     bar.inc(1);
@@ -270,6 +287,22 @@ pub fn run_jobs(
         );
     }
     Ok(())
+}
+
+/// Lets the children that are still running finish (their checkpoints stay valid for a resumed
+/// run) and returns `error`, the reason the runner stops.
+fn wait_for_all(running: Vec<Running>, error: anyhow::Error) -> anyhow::Error {
+    if !running.is_empty() {
+        eprintln!(
+            "{error:#}; waiting for the {} training job(s) still running",
+            running.len()
+        );
+    }
+    for mut r in running {
+        // Its own failure would only repeat the one being returned.
+        let _ = r.child.wait();
+    }
+    error
 }
 
 /// Starts the child of job number `index`.
@@ -410,9 +443,14 @@ mod tests {
         }
     }
 
+    /// Held by the tests that start processes: one of them writes an executable and runs it,
+    /// which fails with "text file busy" if another test forks while the file is open.
+    static SPAWNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[cfg(unix)]
     #[test]
     fn a_failing_child_is_an_error_that_names_the_job_and_its_log() {
+        let _serial = SPAWNING.lock().unwrap_or_else(|e| e.into_inner());
         let out = scratch("fail");
         let jobs = [job(&out, 0, None), job(&out, 1, None)];
         let err = run_jobs(Path::new("false"), &jobs, 2, &common(&out), &fixture())
@@ -434,12 +472,38 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_child_that_leaves_no_matching_checkpoint_is_an_error() {
+        let _serial = SPAWNING.lock().unwrap_or_else(|e| e.into_inner());
         let out = scratch("empty");
         let jobs = [job(&out, 0, None)];
         let err = run_jobs(Path::new("true"), &jobs, 2, &common(&out), &fixture())
             .unwrap_err()
             .to_string();
         assert!(err.contains("another configuration"), "{err}");
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_job_that_cannot_start_is_an_error_after_the_running_ones_finish() {
+        use std::os::unix::fs::PermissionsExt;
+        let _serial = SPAWNING.lock().unwrap_or_else(|e| e.into_inner());
+        let out = scratch("spawn");
+        // The second job's spec cannot be written: its folder would be where a file is.
+        let jobs_dir = out.join("jobs");
+        std::fs::create_dir_all(&jobs_dir).unwrap();
+        std::fs::write(jobs_dir.join("blocked"), "a file, not a folder").unwrap();
+        // The first job's child takes a second and leaves a mark when it ends.
+        let finished = out.join("finished");
+        let program = out.join("slow-child");
+        let script = format!("#!/bin/sh\nsleep 1\ntouch '{}'\n", finished.display());
+        std::fs::write(&program, script).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut second = job(&out, 1, None);
+        second.id = "blocked/job1".to_owned();
+        let jobs = [job(&out, 0, None), second];
+        let err = run_jobs(&program, &jobs, 2, &common(&out), &fixture()).unwrap_err();
+        assert!(format!("{err:#}").contains("blocked"), "{err:#}");
+        assert!(finished.exists(), "returned before the running child ended");
         std::fs::remove_dir_all(&out).unwrap();
     }
 }

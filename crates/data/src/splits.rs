@@ -181,13 +181,27 @@ impl Mnist {
     /// The examples of a split. P1 and P2 are the first and second halves of the training set;
     /// with fewer than 60,000 training examples (fixtures), each takes half of what there is.
     pub fn split(&self, split: Split) -> Dataset {
-        let half = (self.train.len() / 2).min(HALF);
+        let half = self.half();
         match split {
             Split::Train => self.train.clone(),
             Split::Test => self.test.clone(),
             Split::P1 => self.train.slice(0..half),
             Split::P2 => self.train.slice(half..2 * half),
         }
+    }
+
+    /// The number of examples of [`Mnist::split`], without copying them.
+    pub fn split_len(&self, split: Split) -> usize {
+        match split {
+            Split::Train => self.train.len(),
+            Split::Test => self.test.len(),
+            Split::P1 | Split::P2 => self.half(),
+        }
+    }
+
+    /// Size of each half P1, P2.
+    fn half(&self) -> usize {
+        (self.train.len() / 2).min(HALF)
     }
 }
 

@@ -25,6 +25,16 @@ pub fn run_data(run: &ModelRun, mnist: &Mnist, scale: Scale) -> Result<(Dataset,
     Ok((train, test))
 }
 
+/// The sizes of [`run_data`]'s training and evaluation sets, without copying them (what the
+/// fingerprint needs).
+pub fn run_sizes(run: &ModelRun, mnist: &Mnist, scale: Scale) -> (usize, usize) {
+    let cap = |len: usize, subset: Option<usize>| subset.map_or(len, |n| n.min(len));
+    (
+        cap(mnist.split_len(run.split), scale.train_subset()),
+        cap(mnist.split_len(Split::Test), scale.test_subset()),
+    )
+}
+
 impl ModelRun {
     /// A digest of everything that determines the trained model: architecture, recipe, split,
     /// sizes and data. Pipelines skip a run whose checkpoint carries the same fingerprint.

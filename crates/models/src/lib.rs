@@ -39,7 +39,7 @@ pub mod train;
 pub use any::{AnyModel, Architecture};
 pub use classifier::{Bounds, Classifier, Mode, Trainable};
 pub use error::{ModelError, Result};
-pub use fit::{fit_run, run_data};
+pub use fit::{fit_run, run_data, run_sizes};
 pub use spec::{ModelRun, ModelSpec, PaperErrors, Scale, model_spec, paper_models};
 pub use train::{
     EpochReport, Optimizer, Silent, TrainConfig, TrainObserver, TrainReport, error_rate,

@@ -332,3 +332,32 @@ fn the_halves_get_as_many_minibatch_steps_as_the_full_training_set() {
         assert_eq!(steps("n123-456-10-p1", scale, 30_000), full);
     }
 }
+
+#[test]
+fn run_sizes_are_the_lengths_of_run_data_at_every_scale() {
+    use blindspot_data::{Dataset, Mnist};
+    use blindspot_models::{run_data, run_sizes};
+    // Sizes chosen so that the smoke subsets (2,000 / 1,000) cut both sets and the halves.
+    let set = |n: usize| {
+        Dataset::new(
+            vec![0.5; n * IMAGE_PIXELS],
+            (0..n).map(|i| (i % 10) as u8).collect(),
+        )
+        .unwrap()
+    };
+    let mnist = Mnist {
+        train: set(2_500),
+        test: set(1_500),
+    };
+    for run in ModelRun::reproduction_set() {
+        for scale in Scale::ALL {
+            let (train, test) = run_data(&run, &mnist, scale).unwrap();
+            assert_eq!(
+                run_sizes(&run, &mnist, scale),
+                (train.len(), test.len()),
+                "{} at {scale}",
+                run.id()
+            );
+        }
+    }
+}
