@@ -14,15 +14,16 @@ use crate::train::{
 
 /// The training and evaluation sets of a run at a scale.
 pub fn run_data(run: &ModelRun, mnist: &Mnist, scale: Scale) -> Result<(Dataset, Dataset)> {
-    let mut train = mnist.split(run.split);
-    if let Some(n) = scale.train_subset() {
-        train = train.head(n.min(train.len()), run.split)?;
-    }
-    let mut test = mnist.split(Split::Test);
-    if let Some(n) = scale.test_subset() {
-        test = test.head(n.min(test.len()), Split::Test)?;
-    }
-    Ok((train, test))
+    let (train_len, test_len) = run_sizes(run, mnist, scale);
+    let first = |split: Split, n: usize| {
+        let set = mnist.split(split);
+        if n < set.len() {
+            set.head(n, split)
+        } else {
+            Ok(set)
+        }
+    };
+    Ok((first(run.split, train_len)?, first(Split::Test, test_len)?))
 }
 
 /// The sizes of [`run_data`]'s training and evaluation sets, without copying them (what the

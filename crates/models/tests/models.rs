@@ -337,7 +337,7 @@ fn the_halves_get_as_many_minibatch_steps_as_the_full_training_set() {
 fn run_sizes_are_the_lengths_of_run_data_at_every_scale() {
     use blindspot_data::{Dataset, Mnist};
     use blindspot_models::{run_data, run_sizes};
-    // Sizes chosen so that the smoke subsets (2,000 / 1,000) cut both sets and the halves.
+    // Sizes chosen so that the smoke subsets (2,000 / 1,000) cut both sets but not the halves.
     let set = |n: usize| {
         Dataset::new(
             vec![0.5; n * IMAGE_PIXELS],
