@@ -4,9 +4,9 @@
 //! units) keep one core busy: their matrix products are too small for flex to split, so a
 //! `reproduce` that trains one model after another leaves the other cores idle (on 2 cores,
 //! N100-100-10 trained in 184 s on one thread beside two other trainings, in 171 s on two
-//! threads alone). `reproduce` therefore hands the
-//! trainings that are not up to date to `blindspot train-job` children, `--jobs` at a time,
-//! each with its share of the cores, and then reads their checkpoints as up to date.
+//! threads alone). `reproduce` therefore hands the trainings that are not up to date to
+//! `blindspot train-job` children, `--jobs` at a time, each with its share of the cores, and
+//! then reads their checkpoints as up to date.
 //!
 //! Processes, not threads: Burn's CPU backends keep their random generator in one global
 //! (`Backend::seed`), so two trainings in one process would interleave their draws and neither
@@ -210,10 +210,7 @@ pub fn run_jobs(
         while failed.is_none() && next < jobs.len() && running.len() < parallel {
             match spawn(program, &jobs[next], next, &dir, threads, common) {
                 Ok(child) => running.push(child),
-                Err(e) => {
-                    bar.finish_and_clear();
-                    return Err(wait_for_all(running, e));
-                }
+                Err(e) => return Err(stop(&bar, running, e)),
             }
             next += 1;
         }
@@ -225,23 +222,16 @@ pub fn run_jobs(
                 .join(", "),
         );
         std::thread::sleep(Duration::from_millis(200));
-        let mut still = Vec::with_capacity(running.len());
-        let mut polled = running.into_iter();
-        while let Some(mut r) = polled.next() {
-            let status = match r.child.try_wait() {
-                Ok(status) => status,
+        let mut i = 0;
+        while i < running.len() {
+            match running[i].child.try_wait() {
                 Err(e) => {
-                    bar.finish_and_clear();
-                    let others = still.into_iter().chain(polled).chain([r]).collect();
-                    return Err(wait_for_all(
-                        others,
-                        anyhow::Error::new(e).context("waiting for a training job"),
-                    ));
+                    let e = anyhow::Error::new(e).context("waiting for a training job");
+                    return Err(stop(&bar, running, e));
                 }
-            };
-            match status {
-                None => still.push(r),
-                Some(status) => {
+                Ok(None) => i += 1,
+                Ok(Some(status)) => {
+                    let r = running.remove(i);
                     bar.inc(1);
                     if status.success() {
                         let line = last_line(&r.log).unwrap_or_else(|| {
@@ -263,7 +253,6 @@ pub fn run_jobs(
                 }
             }
         }
-        running = still;
         if failed.is_some() && running.is_empty() {
             break;
         }
@@ -289,9 +278,10 @@ pub fn run_jobs(
     Ok(())
 }
 
-/// Lets the children that are still running finish (their checkpoints stay valid for a resumed
-/// run) and returns `error`, the reason the runner stops.
-fn wait_for_all(running: Vec<Running>, error: anyhow::Error) -> anyhow::Error {
+/// Stops the runner on `error`: clears the bar, lets the children that are still running finish
+/// (their checkpoints stay valid for a resumed run) and returns `error`.
+fn stop(bar: &ProgressBar, running: Vec<Running>, error: anyhow::Error) -> anyhow::Error {
+    bar.finish_and_clear();
     if !running.is_empty() {
         eprintln!(
             "{error:#}; waiting for the {} training job(s) still running",
