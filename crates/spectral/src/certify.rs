@@ -6,13 +6,18 @@
 //! `‖r‖₂ < m / (√2·L)` changes the class. So `radius ≤ true minimal distortion ≤ attack's
 //! distortion` (the attack's distortion is measured on a correctly classified example; for a
 //! misclassified one the radius is 0).
+//!
+//! [`certify`] takes a classifier that lists its layers ([`LayerChain`]) and computes `L`
+//! itself; [`certify_with`] takes a bound computed beforehand, and [`certify_batch`] takes any
+//! network's logits (a user network whose inputs are images, for instance).
 
 use blindspot_models::Classifier;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::burn_modules::host_values;
+use crate::chain::{LayerChain, lipschitz_bound};
 use crate::error::{Result, SpectralError};
-use crate::layers::host_values;
 
 /// The certificate of one example.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -53,16 +58,51 @@ pub fn certify_logits(logits: &[f32], lipschitz: f64) -> Result<Certificate> {
     })
 }
 
-/// Certificates of a batch `x` `[b, 784]` for a classifier whose logits are `lipschitz`-Lipschitz.
-pub fn certify<M: Classifier>(model: &M, x: Tensor<2>, lipschitz: f64) -> Result<Vec<Certificate>> {
-    let [b, _] = x.dims();
-    let logits = host_values(model.logits(x))?;
+/// Certificates of a batch of logits `[b, classes]` under Lipschitz bound `lipschitz`.
+pub fn certify_batch(logits: Tensor<2>, lipschitz: f64) -> Result<Vec<Certificate>> {
+    let [b, k] = logits.dims();
+    if k < 2 {
+        return Err(SpectralError::Shape(format!(
+            "a certificate needs ≥ 2 logits per example, got {k}"
+        )));
+    }
     if b == 0 {
         return Ok(Vec::new());
     }
-    let k = logits.len() / b;
-    logits
+    host_values(logits)?
         .chunks(k)
         .map(|row| certify_logits(row, lipschitz))
         .collect()
+}
+
+/// Certificates of a batch `x` `[b, input]` for a classifier whose logits are
+/// `lipschitz`-Lipschitz.
+pub fn certify_with<M: Classifier + ?Sized>(
+    model: &M,
+    x: Tensor<2>,
+    lipschitz: f64,
+) -> Result<Vec<Certificate>> {
+    certify_batch(model.logits(x), lipschitz)
+}
+
+/// The Lipschitz bound of a classifier's layer chain and the certificates of a batch under it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CertifiedBatch {
+    /// The bound `L` ([`lipschitz_bound`] of the chain).
+    pub lipschitz: f64,
+    /// One certificate per example.
+    pub certificates: Vec<Certificate>,
+}
+
+/// Certificates of a batch `x` `[b, input]` for a classifier that lists its layers: `L` is the
+/// chain's [`lipschitz_bound`].
+pub fn certify<M: Classifier + LayerChain + ?Sized>(
+    model: &M,
+    x: Tensor<2>,
+) -> Result<CertifiedBatch> {
+    let lipschitz = lipschitz_bound(model)?;
+    Ok(CertifiedBatch {
+        lipschitz,
+        certificates: certify_with(model, x, lipschitz)?,
+    })
 }

@@ -8,6 +8,18 @@ pub enum SpectralError {
     /// A weight tensor or input does not have the shape the computation needs.
     #[error("invalid shape: {0}")]
     Shape(String),
+    /// A value that the computation cannot use (a non-finite weight, a non-positive standard
+    /// deviation, a negative Lipschitz constant).
+    #[error("invalid value: {0}")]
+    Value(String),
+    /// A layer configuration the bounds do not cover (unequal strides of a convolution).
+    #[error("{layer}: unsupported: {reason}")]
+    Unsupported {
+        /// The layer.
+        layer: String,
+        /// What is not covered.
+        reason: String,
+    },
     /// A weight file could not be read.
     #[error("reading {path}: {source}")]
     Io {

@@ -3,10 +3,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use blindspot_models::alexnet::AlexNetConfig;
 use blindspot_models::checkpoint::{NamedTensor, encode_safetensors};
 use blindspot_spectral::SpectralError;
-use blindspot_spectral::alexnet::{AlexNetVariant, read_torchvision_safetensors};
+use blindspot_spectral::alexnet::{AlexNetVariant, alexnet_chain, read_torchvision_safetensors};
 use blindspot_spectral::layers::LayerKind;
+use blindspot_spectral::{ConvGeometry, LayerChain, lipschitz_bound};
 use blindspot_testing::Lcg;
 
 /// A checkpoint with the given conv filters (real conv shapes) and tiny classifier layers.
@@ -34,7 +36,8 @@ fn checkpoint(filters: [usize; 5]) -> BTreeMap<String, NamedTensor> {
         );
         c = filters[i];
     }
-    for (idx, (rows, cols)) in [(1, (8, 12)), (4, (8, 8)), (6, (5, 8))] {
+    // FC1 reads the 256·6·6 = 9216 pooled features; the dense widths are kept tiny.
+    for (idx, (rows, cols)) in [(1, (8, 9216)), (4, (8, 8)), (6, (5, 8))] {
         t.insert(
             format!("classifier.{idx}.weight"),
             NamedTensor {
@@ -60,24 +63,35 @@ fn torchvision_checkpoint_is_read_with_its_shapes_and_values() {
     let (variant, layers) = read_torchvision_safetensors(&path).unwrap();
     assert_eq!(variant, AlexNetVariant::Torchvision);
     assert_eq!(layers.len(), 8);
+    // conv1 sees 224 + 2·2 = 228 (stride 4), conv2 27 + 2·2 = 31, conv3–5 13 + 2 = 15.
     assert_eq!(
         layers[0].kind,
         LayerKind::Conv {
             shape: [64, 3, 11, 11],
-            stride: 4,
-            input: 228
+            geometry: ConvGeometry::padded(224, 2, 4),
         }
     );
     assert_eq!(
         layers[1].kind,
         LayerKind::Conv {
             shape: [192, 64, 5, 5],
-            stride: 1,
-            input: 27
+            geometry: ConvGeometry::padded(27, 2, 1),
         }
     );
+    assert_eq!(layers[1].kind.conv_grid(), Some((31, 1)));
+    assert_eq!(layers[4].kind.conv_grid(), Some((15, 1)));
     assert_eq!(layers[1].weights, t["features.3.weight"].values);
-    assert_eq!(layers[5].kind, LayerKind::Fc { rows: 8, cols: 12 });
+    assert_eq!(
+        layers[5].kind,
+        LayerKind::Fc {
+            rows: 8,
+            cols: 9216
+        }
+    );
+    // ReLU after every layer but the logits; the overlapping pool (factor 2) after conv1,
+    // conv2 and conv5.
+    let after: Vec<f64> = layers.iter().map(|l| l.after).collect();
+    assert_eq!(after, [2.0, 2.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.0]);
     assert_eq!(layers[7].weights, t["classifier.6.weight"].values);
     // The FC bounds are computed from the imported values.
     let b = layers[7].bound(&|_, _| {}).unwrap().bounds;
@@ -94,10 +108,17 @@ fn paper_variant_is_recognised_and_unknown_variants_refused() {
         layers[0].kind,
         LayerKind::Conv {
             shape: [96, 3, 11, 11],
-            stride: 4,
-            input: 228
+            geometry: ConvGeometry::valid(227, 4),
         }
     );
+    assert_eq!(layers[0].kind.conv_grid(), Some((228, 4)));
+    let fc: Vec<_> = layers[5..].to_vec();
+    // The dense part's bound is the product of its layers' (ReLU: 1).
+    let direct: f64 = fc
+        .iter()
+        .map(|l| l.bound(&|_, _| {}).unwrap().bounds.upper)
+        .product();
+    assert!((lipschitz_bound(&fc).unwrap() - direct).abs() <= 1e-12 * direct);
     let (_d2, odd) = write(&checkpoint([8, 16, 16, 16, 8]));
     match read_torchvision_safetensors(&odd) {
         Err(SpectralError::UnknownAlexNet { filters }) => {
@@ -105,6 +126,20 @@ fn paper_variant_is_recognised_and_unknown_variants_refused() {
         }
         other => panic!("expected UnknownAlexNet, got {other:?}"),
     }
+    // FC1 must read the 9216 pooled features.
+    let mut narrow = checkpoint([64, 192, 384, 256, 256]);
+    narrow.insert(
+        "classifier.1.weight".into(),
+        NamedTensor {
+            shape: vec![8, 12],
+            values: vec![0.0; 96],
+        },
+    );
+    let (_d4, narrow) = write(&narrow);
+    assert!(matches!(
+        read_torchvision_safetensors(&narrow),
+        Err(SpectralError::Format { .. })
+    ));
     let mut missing = checkpoint([64, 192, 384, 256, 256]);
     missing.remove("classifier.4.weight");
     let (_d3, missing) = write(&missing);
@@ -126,4 +161,43 @@ fn a_torch_save_file_is_refused_with_the_conversion_recipe() {
         }
         other => panic!("expected a Format error, got {other:?}"),
     }
+}
+
+#[test]
+fn burn_alexnet_chain_follows_its_padding_and_pools() {
+    let device = burn::prelude::Device::flex();
+    let config = AlexNetConfig::new()
+        .with_filters([4, 6, 6, 6, 5])
+        .with_hidden([8, 8])
+        .with_classes(3);
+    let net = config.init(&device).unwrap();
+    let layers = net.layer_chain().unwrap();
+    let names: Vec<&str> = layers.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Conv. 1", "Conv. 2", "Conv. 3", "Conv. 4", "Conv. 5", "FC. 1", "FC. 2", "FC. 3"
+        ]
+    );
+    let grids: Vec<_> = layers.iter().filter_map(|l| l.kind.conv_grid()).collect();
+    assert_eq!(grids, [(228, 4), (31, 1), (15, 1), (15, 1), (15, 1)]);
+    let after: Vec<f64> = layers.iter().map(|l| l.after).collect();
+    assert_eq!(after, [2.0, 2.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.0]);
+    assert_eq!(
+        layers[5].kind,
+        LayerKind::Fc {
+            rows: 8,
+            cols: 5 * 36
+        }
+    );
+    // A network built for another input side does not fit the paper's 227 chain.
+    let wide = config.with_input_side(300).init(&device).unwrap();
+    assert!(wide.layer_chain().is_err());
+    assert_eq!(
+        alexnet_chain(&wide, 300).unwrap()[5].kind,
+        LayerKind::Fc {
+            rows: 8,
+            cols: 5 * 64
+        }
+    );
 }

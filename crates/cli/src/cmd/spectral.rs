@@ -21,9 +21,9 @@ use blindspot_models::checkpoint;
 use blindspot_report::{
     CertificateRow, PaperTables, SpectralLayerRow, SpectralResults, render_spectral_section,
 };
-use blindspot_spectral::alexnet::{alexnet_layers, read_torchvision_safetensors};
+use blindspot_spectral::alexnet::{alexnet_chain, read_torchvision_safetensors};
 use blindspot_spectral::{
-    HostLayer, LayerBound, LayerKind, certify, lipschitz_bound, model_layers,
+    BOUNDS_VERSION, HostLayer, LayerBound, LayerChain, bound_product, certify_with,
 };
 use burn::prelude::*;
 use clap::Args;
@@ -135,18 +135,19 @@ fn cached_alexnet_rows(
     weights: Option<&Path>,
     device: &Device,
 ) -> anyhow::Result<(String, Vec<SpectralLayerRow>)> {
+    // The bounds' version is part of the key: rows from an older computation are not reused.
     let key = match weights {
         Some(path) => {
             let meta = std::fs::metadata(path)
                 .with_context(|| format!("reading AlexNet weights {}", path.display()))?;
             format!(
-                "weights {} ({} bytes, modified {:?})",
+                "bounds v{BOUNDS_VERSION}, weights {} ({} bytes, modified {:?})",
                 path.display(),
                 meta.len(),
                 meta.modified().ok()
             )
         }
-        None => format!("initialization {config:?}"),
+        None => format!("bounds v{BOUNDS_VERSION}, initialization {config:?}"),
     };
     let file = out.join("spectral").join("alexnet.json");
     if let Some(hit) = std::fs::read(&file)
@@ -203,10 +204,7 @@ fn bound_layers(network: &str, layers: &[HostLayer]) -> anyhow::Result<Vec<Layer
 }
 
 fn row(network: &str, b: &LayerBound) -> SpectralLayerRow {
-    let (grid, stride) = match b.kind {
-        LayerKind::Conv { stride, input, .. } => (Some(input), Some(stride)),
-        LayerKind::Fc { .. } => (None, None),
-    };
+    let (grid, stride) = b.kind.conv_grid().unzip();
     SpectralLayerRow {
         network: network.into(),
         layer: b.name.clone(),
@@ -241,7 +239,7 @@ fn alexnet_rows(
                 format!(
                     "initialization (Burn's default Kaiming-uniform init, not trained{widths})"
                 ),
-                alexnet_layers(&net)?,
+                alexnet_chain(&net, config.input_side)?,
             )
         }
     };
@@ -259,9 +257,9 @@ fn mnist_model(
 ) -> anyhow::Result<(Vec<SpectralLayerRow>, Option<CertificateRow>)> {
     let (model, _) = checkpoint::load(dir, device)
         .with_context(|| format!("loading the model in {}", dir.display()))?;
-    let layers = model_layers(&model)?;
+    let layers = model.layer_chain()?;
     let bounds = bound_layers(id, &layers)?;
-    let l = lipschitz_bound(&bounds);
+    let l = bound_product(&bounds);
     eprintln!("{id}: Lipschitz bound of the logits L = {l:.4}");
     let rows = bounds.iter().map(|b| row(id, b)).collect();
     let attack_dir = out.join("attacks").join(id).join(attack);
@@ -287,7 +285,7 @@ fn mnist_model(
     );
     let misclassified = t.get("misclassified").map(|m| m.values.clone());
     let xs = Tensor::<2>::from_data(TensorData::new(x.values.clone(), [n, 784]), device);
-    let certs = certify(&model, xs, l)?;
+    let certs = certify_with(&model, xs, l)?;
     let mut csv = String::from("index,label,predicted,margin,certified_l2,attack_l2,ratio\n");
     let (mut cert_sum, mut attack_sum, mut ratio_sum, mut max_ratio) = (0.0, 0.0, 0.0, 0.0f64);
     let (mut count, mut violations) = (0usize, 0usize);
