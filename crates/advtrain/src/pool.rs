@@ -12,7 +12,7 @@ pub struct Pool {
     dim: usize,
     capacity: usize,
     x: Vec<f32>,
-    labels: Vec<u8>,
+    labels: Vec<u32>,
 }
 
 impl Pool {
@@ -52,7 +52,7 @@ impl Pool {
     }
 
     /// The labels held, in storage order.
-    pub fn labels(&self) -> &[u8] {
+    pub fn labels(&self) -> &[u32] {
         &self.labels
     }
 
@@ -64,7 +64,7 @@ impl Pool {
     /// Adds fresh examples `x` `[k, dim]` with `labels` `[k]`: they fill free room first, then
     /// replace a uniformly random subset of the old ones (without repetition). Of more than
     /// `capacity` fresh examples only the first `capacity` are kept.
-    pub fn refresh(&mut self, x: &[f32], labels: &[u8], rng: &mut impl Rng) -> Result<()> {
+    pub fn refresh(&mut self, x: &[f32], labels: &[u32], rng: &mut impl Rng) -> Result<()> {
         let k = labels.len();
         if x.len() != k * self.dim {
             return Err(AdvTrainError::Shape {
@@ -90,7 +90,7 @@ impl Pool {
     }
 
     /// `k` examples drawn uniformly with replacement (empty if the pool is empty).
-    pub fn draw(&self, k: usize, rng: &mut impl Rng) -> (Vec<f32>, Vec<u8>) {
+    pub fn draw(&self, k: usize, rng: &mut impl Rng) -> (Vec<f32>, Vec<u32>) {
         if self.is_empty() {
             return (Vec::new(), Vec::new());
         }
@@ -111,10 +111,10 @@ mod tests {
     use rand::SeedableRng;
 
     /// Rows whose every value is their label, so that a row and its label can be checked.
-    fn rows(labels: &[u8], dim: usize) -> Vec<f32> {
+    fn rows(labels: &[u32], dim: usize) -> Vec<f32> {
         labels
             .iter()
-            .flat_map(|&l| std::iter::repeat_n(f32::from(l), dim))
+            .flat_map(|&l| std::iter::repeat_n(l as f32, dim))
             .collect()
     }
 
@@ -135,17 +135,31 @@ mod tests {
             assert!(
                 pool.example(i)
                     .iter()
-                    .all(|&v| v == f32::from(pool.labels()[i]))
+                    .all(|&v| v == pool.labels()[i] as f32)
             );
         }
         let (x, labels) = pool.draw(50, &mut rng);
         assert_eq!((x.len(), labels.len()), (150, 50));
         for (row, l) in x.chunks(3).zip(&labels) {
-            assert!(row.iter().all(|&v| v == f32::from(*l)));
+            assert!(row.iter().all(|&v| v == *l as f32));
             assert!(pool.labels().contains(l));
         }
         assert!(pool.refresh(&[0.0; 4], &[1], &mut rng).is_err());
         assert!(Pool::new(0, 3).is_err());
         assert_eq!(Pool::new(2, 2).unwrap().draw(4, &mut rng).1.len(), 0);
+    }
+
+    #[test]
+    fn labels_beyond_255_are_kept() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut pool = Pool::new(2, 3).unwrap();
+        let labels = [999, 256, 70_000];
+        pool.refresh(&rows(&labels, 2), &labels, &mut rng).unwrap();
+        assert_eq!(pool.labels(), &labels);
+        let (x, drawn) = pool.draw(20, &mut rng);
+        for (row, l) in x.chunks(2).zip(&drawn) {
+            assert!(labels.contains(l));
+            assert!(row.iter().all(|&v| v == *l as f32));
+        }
     }
 }

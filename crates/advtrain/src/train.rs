@@ -15,7 +15,7 @@
 use std::time::Instant;
 
 use blindspot_attack::{AttackConfig, LbfgsAttack, Quiet};
-use blindspot_data::{Dataset, IMAGE_PIXELS};
+use blindspot_data::Dataset;
 use blindspot_models::mlp::Mlp;
 use blindspot_models::train::cross_entropy;
 use blindspot_models::{
@@ -259,10 +259,10 @@ impl<'a> PoolTrainer<'a> {
         let picked: Vec<usize> = sample(&mut self.rng, n, k).into_vec();
         let images = self.train.select(&picked);
         let x = Tensor::<2>::from_data(
-            TensorData::new(images.images.clone(), [k, IMAGE_PIXELS]),
+            TensorData::new(images.images.clone(), [k, images.shape.len()]),
             &device,
         );
-        let labels: Vec<usize> = images.labels.iter().map(|&l| usize::from(l)).collect();
+        let labels: Vec<usize> = images.labels.iter().map(|&l| l as usize).collect();
         for ((level, pool), stats) in self.pools.iter_mut().zip(&mut self.stats) {
             let tail = MlpTail::new(plain, *level)?;
             let values = tail.values(x.clone());

@@ -98,7 +98,7 @@ fn levels_and_settings_are_checked() {
 fn robustness(model: &Mlp, images: &Dataset, device: &Device, budget: f32) -> (f64, f64) {
     let n = images.len();
     let x = Tensor::<2>::from_data(TensorData::new(images.images.clone(), [n, 784]), device);
-    let labels: Vec<usize> = images.labels.iter().map(|&l| usize::from(l)).collect();
+    let labels: Vec<usize> = images.labels.iter().map(|&l| l as usize).collect();
     let result = LbfgsAttack::new(AttackConfig::default())
         .run(model, x, &labels, &mut Quiet)
         .unwrap();

@@ -353,6 +353,7 @@ mod tests {
     use super::*;
     use crate::backend::Backend;
     use blindspot_advtrain::{Levels, PoolConfig};
+    use blindspot_data::splits::ImageShape;
     use blindspot_data::{Dataset, IMAGE_PIXELS};
 
     /// A tiny stand-in for MNIST: 20 training and 10 test images.
@@ -361,7 +362,8 @@ mod tests {
             let images = (0..n * IMAGE_PIXELS)
                 .map(|i| (i % 7) as f32 / 7.0)
                 .collect();
-            Dataset::new(images, (0..n).map(|i| (i % 10) as u8).collect()).unwrap()
+            let labels = (0..n).map(|i| (i % 10) as u32).collect();
+            Dataset::new(images, labels, ImageShape::MNIST).unwrap()
         };
         Mnist {
             train: set(20),

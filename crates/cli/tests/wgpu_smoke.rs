@@ -4,6 +4,7 @@
 //! file compiles to nothing.
 #![cfg(feature = "wgpu")]
 
+use blindspot_data::splits::ImageShape;
 use blindspot_data::{Dataset, IMAGE_PIXELS};
 use blindspot_models::{Classifier, Silent, TrainConfig, model_spec, train_classifier};
 use burn::prelude::*;
@@ -21,7 +22,8 @@ fn separable(n: usize) -> Dataset {
             })
         })
         .collect();
-    Dataset::new(images, (0..n).map(|i| (i % 10) as u8).collect()).unwrap()
+    let labels = (0..n).map(|i| (i % 10) as u32).collect();
+    Dataset::new(images, labels, ImageShape::MNIST).unwrap()
 }
 
 /// softmax1 trained on the separable set on `device` (with autodiff), seeded.
@@ -71,7 +73,7 @@ fn the_attack_runs_on_wgpu_and_agrees_with_flex() {
     let gpu = Device::wgpu(Default::default());
     let on_gpu = model.clone().to_device(&gpu);
     let data = separable(4);
-    let labels: Vec<usize> = data.labels.iter().map(|&l| usize::from(l)).collect();
+    let labels: Vec<usize> = data.labels.iter().map(|&l| l as usize).collect();
     let attack = LbfgsAttack::new(AttackConfig {
         goal: Goal::Untargeted,
         ..AttackConfig::default()

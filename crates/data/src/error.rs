@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong while reading, fetching or verifying MNIST.
+use crate::splits::ImageShape;
+
+/// Everything that can go wrong while reading, fetching or verifying MNIST, or building a data
+/// set.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DataError {
@@ -73,6 +76,29 @@ pub enum DataError {
         images: usize,
         /// Labels in the label file.
         labels: usize,
+    },
+    /// A data set's pixel values do not make one image of its shape per label.
+    #[error("{pixels} pixel values do not make {labels} images of shape {shape}")]
+    PixelCount {
+        /// Pixel values given.
+        pixels: usize,
+        /// Labels given (one per image).
+        labels: usize,
+        /// The shape every image must have.
+        shape: ImageShape,
+    },
+    /// An image shape with a zero dimension.
+    #[error("image shape {0} has no pixels")]
+    EmptyShape(ImageShape),
+    /// A pixel is NaN or infinite.
+    #[error("pixel {pixel} of image {image} is {value}")]
+    NonFinitePixel {
+        /// Index of the image in the set.
+        image: usize,
+        /// Index of the pixel within the image.
+        pixel: usize,
+        /// The value found.
+        value: f32,
     },
     /// A requested subset is larger than the split it is drawn from.
     #[error("asked for {requested} examples of {split}, which has {available}")]

@@ -12,27 +12,104 @@ use std::str::FromStr;
 
 use crate::error::{DataError, Result};
 use crate::files::MnistFile;
-use crate::idx::{IMAGE_PIXELS, parse_images, parse_labels};
+use crate::idx::{IMAGE_SIDE, parse_images, parse_labels};
 
-/// Images and labels of one set, plain host memory.
+/// The shape of one image: `channels × height × width` values, stored channel first, then row
+/// by row (`[C, H, W]` row-major). MNIST's is [`ImageShape::MNIST`], `1 × 28 × 28`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ImageShape {
+    /// Colour channels (1 for grey levels, 3 for RGB).
+    pub channels: usize,
+    /// Rows.
+    pub height: usize,
+    /// Columns.
+    pub width: usize,
+}
+
+impl ImageShape {
+    /// MNIST's grey-level 28 × 28 images.
+    pub const MNIST: ImageShape = ImageShape::new(1, IMAGE_SIDE, IMAGE_SIDE);
+
+    /// The shape `channels × height × width`.
+    pub const fn new(channels: usize, height: usize, width: usize) -> Self {
+        Self {
+            channels,
+            height,
+            width,
+        }
+    }
+
+    /// Values per image, `C·H·W` (784 for MNIST).
+    pub const fn len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// Whether an image of this shape has no values (some dimension is 0).
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `[channels, height, width]`.
+    pub const fn dims(&self) -> [usize; 3] {
+        [self.channels, self.height, self.width]
+    }
+}
+
+impl From<[usize; 3]> for ImageShape {
+    fn from([channels, height, width]: [usize; 3]) -> Self {
+        Self::new(channels, height, width)
+    }
+}
+
+impl fmt::Display for ImageShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}×{}×{}", self.channels, self.height, self.width)
+    }
+}
+
+/// Images, their labels and their shape, in plain host memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
-    /// `len() * 784` pixels in `[0, 1]`, row-major, one image after the other.
+    /// `len() · shape.len()` finite pixel values, one image after the other, each `[C, H, W]`
+    /// row-major (MNIST: in `[0, 1]`).
     pub images: Vec<f32>,
-    /// One label 0–9 per image.
-    pub labels: Vec<u8>,
+    /// One class index per image (MNIST: 0–9).
+    pub labels: Vec<u32>,
+    /// The shape of every image.
+    pub shape: ImageShape,
 }
 
 impl Dataset {
-    /// Builds a data set, checking that there is one label per 784 pixels.
-    pub fn new(images: Vec<f32>, labels: Vec<u8>) -> Result<Self> {
-        if images.len() != labels.len() * IMAGE_PIXELS {
-            return Err(DataError::CountMismatch {
-                images: images.len() / IMAGE_PIXELS,
+    /// Builds a data set of images of `shape`, checking that `images` holds one image per
+    /// label and that every pixel is finite.
+    ///
+    /// # Errors
+    /// [`DataError::EmptyShape`] if `shape` has no pixels, [`DataError::PixelCount`] if
+    /// `images.len() != labels.len() · shape.len()`, [`DataError::NonFinitePixel`] for the
+    /// first NaN or infinite pixel.
+    pub fn new(images: Vec<f32>, labels: Vec<u32>, shape: ImageShape) -> Result<Self> {
+        if shape.is_empty() {
+            return Err(DataError::EmptyShape(shape));
+        }
+        if images.len() != labels.len() * shape.len() {
+            return Err(DataError::PixelCount {
+                pixels: images.len(),
                 labels: labels.len(),
+                shape,
             });
         }
-        Ok(Self { images, labels })
+        if let Some(at) = images.iter().position(|v| !v.is_finite()) {
+            return Err(DataError::NonFinitePixel {
+                image: at / shape.len(),
+                pixel: at % shape.len(),
+                value: images[at],
+            });
+        }
+        Ok(Self {
+            images,
+            labels,
+            shape,
+        })
     }
 
     /// Number of examples.
@@ -45,28 +122,33 @@ impl Dataset {
         self.labels.is_empty()
     }
 
-    /// The pixels of example `i` (784 values). Panics if `i` is out of range, like slice indexing.
+    /// The pixels of example `i` (`shape.len()` values). Panics if `i` is out of range, like
+    /// slice indexing.
     pub fn image(&self, i: usize) -> &[f32] {
-        &self.images[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS]
+        let d = self.shape.len();
+        &self.images[i * d..(i + 1) * d]
     }
 
     /// The examples at `range`, copied.
     fn slice(&self, range: std::ops::Range<usize>) -> Self {
+        let d = self.shape.len();
         Self {
-            images: self.images[range.start * IMAGE_PIXELS..range.end * IMAGE_PIXELS].to_vec(),
+            images: self.images[range.start * d..range.end * d].to_vec(),
             labels: self.labels[range].to_vec(),
+            shape: self.shape,
         }
     }
 
     /// The examples at the given indices, in that order.
     pub fn select(&self, indices: &[usize]) -> Self {
-        let mut images = Vec::with_capacity(indices.len() * IMAGE_PIXELS);
+        let mut images = Vec::with_capacity(indices.len() * self.shape.len());
         for &i in indices {
             images.extend_from_slice(self.image(i));
         }
         Self {
             images,
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            shape: self.shape,
         }
     }
 
@@ -170,7 +252,8 @@ impl Mnist {
                     labels: labels.len(),
                 });
             }
-            Dataset::new(images.pixels, labels)
+            let labels = labels.into_iter().map(u32::from).collect();
+            Dataset::new(images.pixels, labels, ImageShape::MNIST)
         };
         Ok(Self {
             train: set(MnistFile::TrainImages, MnistFile::TrainLabels)?,
@@ -208,7 +291,7 @@ impl Mnist {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::idx::{encode_images, encode_labels};
+    use crate::idx::{IMAGE_PIXELS, encode_images, encode_labels};
 
     fn fixture(dir: &Path, n_train: usize, n_test: usize) {
         let write = |name: &str, bytes: Vec<u8>| std::fs::write(dir.join(name), bytes).unwrap();
@@ -272,14 +355,114 @@ mod tests {
 
     #[test]
     fn head_and_select() {
-        let ds = Dataset::new(vec![0.5; 3 * IMAGE_PIXELS], vec![1, 2, 3]).unwrap();
+        let ds = Dataset::new(
+            vec![0.5; 3 * IMAGE_PIXELS],
+            vec![1, 2, 3],
+            ImageShape::MNIST,
+        )
+        .unwrap();
         assert_eq!(ds.head(2, Split::Train).unwrap().labels, vec![1, 2]);
         assert!(matches!(
             ds.head(4, Split::Train),
             Err(DataError::SubsetTooLarge { .. })
         ));
         assert_eq!(ds.select(&[2, 0]).labels, vec![3, 1]);
-        assert!(Dataset::new(vec![0.0; 5], vec![1]).is_err());
+        assert!(Dataset::new(vec![0.0; 5], vec![1], ImageShape::MNIST).is_err());
+    }
+
+    #[test]
+    fn mnist_files_make_mnist_shaped_sets() {
+        let dir = tempfile::tempdir().unwrap();
+        fixture(dir.path(), 4, 2);
+        let mnist = Mnist::load_dir(dir.path()).unwrap();
+        for d in [&mnist.train, &mnist.test, &mnist.split(Split::P2)] {
+            assert_eq!(d.shape, ImageShape::MNIST);
+            assert_eq!(d.shape.dims(), [1, 28, 28]);
+            assert_eq!(d.image(0).len(), IMAGE_PIXELS);
+        }
+        assert_eq!(mnist.train.labels, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn colour_images_and_wide_labels_round_trip_through_select_and_head() {
+        let shape = ImageShape::new(3, 32, 32);
+        assert_eq!(shape.len(), 3072);
+        assert_eq!(ImageShape::from([3, 32, 32]), shape);
+        // Image i holds the value i + p / 10⁴ at pixel p, so both its identity and its pixel
+        // order can be checked.
+        let image = |i: usize| -> Vec<f32> {
+            (0..shape.len())
+                .map(|p| i as f32 + p as f32 * 1e-4)
+                .collect()
+        };
+        let labels = vec![999, 0, 256, 65_536];
+        let ds = Dataset::new((0..4).flat_map(image).collect(), labels.clone(), shape).unwrap();
+        assert_eq!(ds.len(), 4);
+        let picked = ds.select(&[3, 0, 0]);
+        assert_eq!(picked.shape, shape);
+        assert_eq!(picked.labels, vec![65_536, 999, 999]);
+        assert_eq!(picked.images.len(), 3 * 3072);
+        assert_eq!(picked.image(0), image(3).as_slice());
+        assert_eq!(picked.image(1), image(0).as_slice());
+        let head = ds.head(2, Split::Test).unwrap();
+        assert_eq!(head.shape, shape);
+        assert_eq!(head.labels, vec![999, 0]);
+        assert_eq!(head.images, [image(0), image(1)].concat());
+        assert_eq!(
+            head,
+            Dataset::new(head.images.clone(), head.labels.clone(), shape).unwrap()
+        );
+    }
+
+    #[test]
+    fn new_refuses_a_pixel_count_that_does_not_fit_the_shape() {
+        let shape = ImageShape::new(3, 32, 32);
+        // Two labels but the pixels of one colour image, then of two MNIST images.
+        match Dataset::new(vec![0.0; 3072], vec![1, 999], shape) {
+            Err(DataError::PixelCount {
+                pixels: 3072,
+                labels: 2,
+                shape: s,
+            }) => assert_eq!(s, shape),
+            other => panic!("expected PixelCount, got {other:?}"),
+        }
+        assert!(matches!(
+            Dataset::new(vec![0.0; 2 * IMAGE_PIXELS], vec![1, 2], shape),
+            Err(DataError::PixelCount {
+                pixels: 1568,
+                labels: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            Dataset::new(Vec::new(), Vec::new(), ImageShape::new(3, 0, 32)),
+            Err(DataError::EmptyShape(s)) if s == ImageShape::new(3, 0, 32)
+        ));
+    }
+
+    #[test]
+    fn new_refuses_non_finite_pixels_and_says_where() {
+        let shape = ImageShape::new(3, 32, 32);
+        let mut images = vec![0.5; 2 * shape.len()];
+        images[shape.len() + 7] = f32::NAN;
+        match Dataset::new(images.clone(), vec![0, 999], shape) {
+            Err(DataError::NonFinitePixel {
+                image: 1,
+                pixel: 7,
+                value,
+            }) => assert!(value.is_nan()),
+            other => panic!("expected NonFinitePixel, got {other:?}"),
+        }
+        images[shape.len() + 7] = 0.5;
+        images[3] = f32::INFINITY;
+        assert!(matches!(
+            Dataset::new(images, vec![0, 999], shape),
+            Err(DataError::NonFinitePixel {
+                image: 0,
+                pixel: 3,
+                value,
+            }) if value == f32::INFINITY
+        ));
     }
 
     #[test]

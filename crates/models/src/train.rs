@@ -14,7 +14,7 @@
 
 use std::time::Instant;
 
-use blindspot_data::{Dataset, IMAGE_PIXELS};
+use blindspot_data::Dataset;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, LBFGSConfig, LineSearchFn, SgdConfig};
 use burn::prelude::*;
@@ -154,11 +154,12 @@ pub struct TrainReport {
     pub seconds: f64,
 }
 
-/// Uploads a data set as `[n, 784]` images and `[n]` labels.
+/// Uploads a data set as `[n, C·H·W]` images (each flattened, channel first: `[n, 784]` for
+/// MNIST) and `[n]` class-index labels.
 pub fn to_tensors(data: &Dataset, device: &Device) -> (Tensor<2>, Tensor<1, Int>) {
     let n = data.len();
     let images = Tensor::<2>::from_data(
-        TensorData::new(data.images.clone(), [n, IMAGE_PIXELS]),
+        TensorData::new(data.images.clone(), [n, data.shape.len()]),
         device,
     );
     let labels: Vec<i64> = data.labels.iter().map(|&l| i64::from(l)).collect();

@@ -341,7 +341,8 @@ fn run_sizes_are_the_lengths_of_run_data_at_every_scale() {
     let set = |n: usize| {
         Dataset::new(
             vec![0.5; n * IMAGE_PIXELS],
-            (0..n).map(|i| (i % 10) as u8).collect(),
+            (0..n).map(|i| (i % 10) as u32).collect(),
+            blindspot_data::splits::ImageShape::MNIST,
         )
         .unwrap()
     };

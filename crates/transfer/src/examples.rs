@@ -3,19 +3,22 @@
 //!
 //! A set is built from an attack's results (its successful adversarial examples), from clean
 //! images plus Gaussian noise, from another set's distortions (noise of the same RMS, image by
-//! image), or by amplifying another set's perturbations to a given RMS.
+//! image), or by amplifying another set's perturbations to a given RMS. Every set knows its
+//! input box ([`Bounds`], the models' `Classifier::bounds`), to which noise and amplified
+//! perturbations are clipped, and the width of its images, taken from the data.
 
 use std::collections::HashMap;
 
 use blindspot_attack::distortion::rms;
 use blindspot_data::Dataset;
+use blindspot_models::Bounds;
 use blindspot_models::checkpoint::NamedTensor;
 use blindspot_report::transfer::Perturbation;
 
 use crate::error::{Result, TransferError};
 use crate::noise::Gaussian;
 
-/// Perturbed images, their originals and their true labels, `[n, dim]` row-major.
+/// Perturbed images, their originals and their true labels, `[n, dim]` row-major, in a box.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExampleSet {
     /// How the images were made.
@@ -24,11 +27,16 @@ pub struct ExampleSet {
     pub original: Vec<f32>,
     /// The perturbed images, `n × dim`, in the box.
     pub perturbed: Vec<f32>,
-    /// The true label of every image.
-    pub labels: Vec<u8>,
-    /// Pixels per image.
+    /// The true label (class index) of every image.
+    pub labels: Vec<u32>,
+    /// Values per image (`C·H·W`).
     pub dim: usize,
+    /// The input box the images live in; noise and amplified perturbations are clipped to it.
+    pub bounds: Bounds,
 }
+
+/// The largest label an `f32` tensor stores exactly (2²⁴).
+const MAX_EXACT_LABEL: f32 = 16_777_216.0;
 
 fn check(what: &str, expected: usize, found: usize) -> Result<()> {
     if expected == found {
@@ -49,14 +57,27 @@ fn tensor<'a>(
     tensors.get(name).ok_or(TransferError::MissingTensor(name))
 }
 
+/// `bounds` if it is a box: finite, with `lo < hi`.
+fn check_bounds(bounds: Bounds) -> Result<Bounds> {
+    if bounds.lo.is_finite() && bounds.hi.is_finite() && bounds.lo < bounds.hi {
+        Ok(bounds)
+    } else {
+        Err(TransferError::InvalidParameter(format!(
+            "input box [{}, {}]",
+            bounds.lo, bounds.hi
+        )))
+    }
+}
+
 impl ExampleSet {
-    /// A set from its parts, with the shapes checked.
+    /// A set from its parts, with the shapes and the box (finite, `lo < hi`) checked.
     pub fn new(
         perturbation: Perturbation,
         original: Vec<f32>,
         perturbed: Vec<f32>,
-        labels: Vec<u8>,
+        labels: Vec<u32>,
         dim: usize,
+        bounds: Bounds,
     ) -> Result<Self> {
         if dim == 0 {
             return Err(TransferError::InvalidParameter(
@@ -71,21 +92,30 @@ impl ExampleSet {
             perturbed,
             labels,
             dim,
+            bounds: check_bounds(bounds)?,
         })
     }
 
     /// The successful adversarial examples of an attack's results
-    /// (`blindspot_attack::files::load_tensors`): tensors `x`, `x_adv` `[P, dim]`, `label` and
-    /// `success` `[P]`.
-    pub fn from_attack(model: &str, tensors: &HashMap<String, NamedTensor>) -> Result<Self> {
+    /// (`blindspot_attack::files::load_tensors`): tensors `x`, `x_adv` `[P, dim]` or
+    /// `[P, C, H, W]` (flattened to `dim = C·H·W`), `label` and `success` `[P]`. `bounds` is the attacked model's box. Labels are class indices stored
+    /// as `f32`, exact up to 2²⁴; a negative, fractional or non-finite one is an error.
+    pub fn from_attack(
+        model: &str,
+        tensors: &HashMap<String, NamedTensor>,
+        bounds: Bounds,
+    ) -> Result<Self> {
         let (x, adv) = (tensor(tensors, "x")?, tensor(tensors, "x_adv")?);
         let (label, success) = (tensor(tensors, "label")?, tensor(tensors, "success")?);
-        let [p, dim] = x.shape[..] else {
-            return Err(TransferError::Shape {
-                what: "rank of `x`".into(),
-                expected: 2,
-                found: x.shape.len(),
-            });
+        let (p, dim) = match x.shape.split_first() {
+            Some((&p, image)) if !image.is_empty() => (p, image.iter().product::<usize>()),
+            _ => {
+                return Err(TransferError::Shape {
+                    what: "rank of `x` (one image per row, at least 2)".into(),
+                    expected: 2,
+                    found: x.shape.len(),
+                });
+            }
         };
         check("`x_adv`", p * dim, adv.values.len())?;
         check("`x`", p * dim, x.values.len())?;
@@ -101,15 +131,15 @@ impl ExampleSet {
             .iter()
             .map(|&i| {
                 let l = label.values[i];
-                if l.is_finite() && (0.0..=255.0).contains(&l) {
-                    Ok(l as u8)
+                if l.is_finite() && l >= 0.0 && l.fract() == 0.0 && l <= MAX_EXACT_LABEL {
+                    Ok(l as u32)
                 } else {
                     Err(TransferError::InvalidParameter(format!(
                         "label {l} of example {i}"
                     )))
                 }
             })
-            .collect::<Result<Vec<u8>>>()?;
+            .collect::<Result<Vec<u32>>>()?;
         Self::new(
             Perturbation::Adversarial {
                 model: model.into(),
@@ -118,30 +148,34 @@ impl ExampleSet {
             rows(&adv.values),
             labels,
             dim,
+            bounds,
         )
     }
 
-    /// Clean `images` plus Gaussian noise of standard deviation `stddev`, clipped to `[0, 1]`.
-    pub fn gaussian(images: &Dataset, stddev: f64, seed: u64) -> Result<Self> {
+    /// Clean `images` plus Gaussian noise of standard deviation `stddev`, clipped to `bounds`
+    /// (the box of the models the set is for); images of any shape.
+    pub fn gaussian(images: &Dataset, stddev: f64, seed: u64, bounds: Bounds) -> Result<Self> {
         if !(stddev.is_finite() && stddev >= 0.0) {
             return Err(TransferError::InvalidParameter(format!(
                 "noise standard deviation {stddev}"
             )));
         }
+        let bounds = check_bounds(bounds)?;
         let mut noise = Gaussian::new(seed);
-        let perturbed = noise.perturb(&images.images, stddev as f32, 0.0, 1.0);
+        let perturbed = noise.perturb(&images.images, stddev as f32, bounds);
         Self::new(
             Perturbation::Gaussian { stddev },
             images.images.clone(),
             perturbed,
             images.labels.clone(),
-            blindspot_data::IMAGE_PIXELS,
+            images.shape.len(),
+            bounds,
         )
     }
 
     /// This set's originals plus Gaussian noise scaled, image by image, so that the RMS
-    /// distortion after clipping to `[0, 1]` equals this set's distortion of that image: the
-    /// noise baseline matched to a model's adversarial examples (see [`matched_noise`]).
+    /// distortion after clipping to the set's box equals this set's distortion of that image:
+    /// the noise baseline matched to a model's adversarial examples (see [`matched_noise`]).
     pub fn matched_gaussian(&self, seed: u64) -> Result<Self> {
         let model = match &self.perturbation {
             Perturbation::Adversarial { model } | Perturbation::Amplified { model, .. } => {
@@ -159,7 +193,7 @@ impl ExampleSet {
             .distortions()
             .into_iter()
             .enumerate()
-            .flat_map(|(i, d)| matched_noise(self.original_image(i), d, &mut noise))
+            .flat_map(|(i, d)| matched_noise(self.original_image(i), d, self.bounds, &mut noise))
             .collect();
         Self::new(
             Perturbation::MatchedGaussian { model },
@@ -167,15 +201,17 @@ impl ExampleSet {
             perturbed,
             self.labels.clone(),
             self.dim,
+            self.bounds,
         )
     }
 
     /// Every example moved along its perturbation to RMS distortion `target` before clipping:
-    /// `x + α(x′ − x)` with `α = target / rms(x′ − x)`, then clipped to `[0, 1]`. An example
-    /// with no perturbation (an image the model already misclassified) stays as it is.
+    /// `x + α(x′ − x)` with `α = target / rms(x′ − x)`, then clipped to the set's box. An
+    /// example with no perturbation (an image the model already misclassified) stays as it is.
     ///
-    /// The paper writes `x + 0.1·(x′−x)/‖x′−x‖₂`, an RMS of `0.1/√784 ≈ 0.0036`, while its text
-    /// says the standard deviation grows from about 0.06 to 0.1; this is the text's meaning.
+    /// The paper writes `x + 0.1·(x′−x)/‖x′−x‖₂`, an RMS of `0.1/√dim` (`≈ 0.0036` for MNIST's
+    /// 784 pixels), while its text says the standard deviation grows from about 0.06 to 0.1;
+    /// this is the text's meaning.
     pub fn amplified(&self, target: f64) -> Result<Self> {
         if !(target.is_finite() && target > 0.0) {
             return Err(TransferError::InvalidParameter(format!(
@@ -188,13 +224,14 @@ impl ExampleSet {
                 self.perturbation.label()
             )));
         };
+        let Bounds { lo, hi } = self.bounds;
         let perturbed = (0..self.len())
             .flat_map(|i| {
                 let (x, adv) = (self.original_image(i), self.image(i));
                 let scale = amplification(x, adv, target);
                 x.iter()
                     .zip(adv)
-                    .map(move |(&o, &a)| (o + scale * (a - o)).clamp(0.0, 1.0))
+                    .map(move |(&o, &a)| (o + scale * (a - o)).clamp(lo, hi))
             })
             .collect();
         Self::new(
@@ -206,6 +243,7 @@ impl ExampleSet {
             perturbed,
             self.labels.clone(),
             self.dim,
+            self.bounds,
         )
     }
 
@@ -259,27 +297,34 @@ pub fn amplification(x: &[f32], adv: &[f32], target: f64) -> f32 {
     }
 }
 
-/// `x` plus Gaussian noise `s·z` (one standard normal `z` per pixel), clipped to `[0, 1]`, with
-/// the scale `s` found by bisection so that the RMS change after clipping is `target`.
+/// `x` plus Gaussian noise `s·z` (one standard normal `z` per pixel), clipped to `bounds`, with
+/// the scale `s` found by bisection so that the RMS change after clipping is `target`; `x` may
+/// have any number of values.
 ///
 /// Clipping removes part of plain noise of standard deviation `target` on MNIST's many black
 /// pixels (stddev 0.1 leaves an RMS of about 0.074), so noise of the adversarial example's
 /// standard deviation would be a weaker perturbation than the adversarial one; this matches
 /// what the model sees. The change of each pixel grows with `s`, so the RMS does too; if
-/// `target` exceeds what clipping allows, the largest scale tried (1000) is used.
-pub fn matched_noise(x: &[f32], target: f32, noise: &mut Gaussian) -> Vec<f32> {
+/// `target` exceeds what clipping allows, the largest scale tried (1000 box widths) is used.
+///
+/// # Panics
+/// If `bounds.lo > bounds.hi` or either is NaN (as [`f32::clamp`]); an [`ExampleSet`]'s box
+/// is always valid.
+pub fn matched_noise(x: &[f32], target: f32, bounds: Bounds, noise: &mut Gaussian) -> Vec<f32> {
     let z: Vec<f32> = x.iter().map(|_| noise.sample()).collect();
+    let Bounds { lo: min, hi: max } = bounds;
     let apply = |s: f32| -> Vec<f32> {
         x.iter()
             .zip(&z)
-            .map(|(&o, &n)| (o + s * n).clamp(0.0, 1.0))
+            .map(|(&o, &n)| (o + s * n).clamp(min, max))
             .collect()
     };
     if !(target.is_finite() && target > 0.0) {
         return x.to_vec();
     }
     let (mut lo, mut hi) = (0.0f32, target);
-    while rms(x, &apply(hi)) < target && hi < 1e3 {
+    let largest = 1e3 * (max - min);
+    while rms(x, &apply(hi)) < target && hi < largest {
         lo = hi;
         hi *= 2.0;
     }

@@ -4,11 +4,19 @@
 
 use blindspot_attack::files::{self, AttackSummary};
 use blindspot_attack::{AttackConfig, Goal, LbfgsAttack, Quiet};
+use std::collections::HashMap;
+
 use blindspot_data::Dataset;
+use blindspot_data::splits::ImageShape;
+use blindspot_models::Bounds;
+use blindspot_models::checkpoint::NamedTensor;
 use blindspot_models::mlp::{Activation, Mlp};
 use blindspot_report::transfer::{MeanStd, Perturbation};
 use blindspot_testing::test_devices;
-use blindspot_transfer::{ExampleSet, aggregate, amplification, error_matrix, error_on};
+use blindspot_transfer::{
+    ExampleSet, Gaussian, TransferError, aggregate, amplification, error_matrix, error_on,
+    matched_noise,
+};
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
@@ -52,9 +60,9 @@ fn images(n: usize) -> Dataset {
             let texture = 0.05 * (((p * 7 + i * 13) % 11) as f32 / 10.0);
             x.push(if on { 0.7 } else { 0.2 } + texture);
         }
-        labels.push(c as u8);
+        labels.push(c as u32);
     }
-    Dataset::new(x, labels).unwrap()
+    Dataset::new(x, labels, ImageShape::MNIST).unwrap()
 }
 
 /// The successful random-target adversarial examples of `model`, through the attack's files.
@@ -68,7 +76,7 @@ fn adversarial(model: &Mlp, name: &str, data: &Dataset, device: &Device) -> Exam
         TensorData::new(data.images.clone(), [data.len(), D]),
         device,
     );
-    let labels: Vec<usize> = data.labels.iter().map(|&l| usize::from(l)).collect();
+    let labels: Vec<usize> = data.labels.iter().map(|&l| l as usize).collect();
     let result = LbfgsAttack::new(config.clone())
         .run(model, x, &labels, &mut Quiet)
         .unwrap();
@@ -76,7 +84,12 @@ fn adversarial(model: &Mlp, name: &str, data: &Dataset, device: &Device) -> Exam
     let dir = tempfile::tempdir().unwrap();
     let summary = AttackSummary::new(&result, &config, name, "train", "test");
     files::save(dir.path(), &data.images, &result, &summary).unwrap();
-    ExampleSet::from_attack(name, &files::load_tensors(dir.path()).unwrap()).unwrap()
+    ExampleSet::from_attack(
+        name,
+        &files::load_tensors(dir.path()).unwrap(),
+        Bounds::UNIT,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -87,7 +100,7 @@ fn own_examples_fool_the_model_and_its_copy_but_not_a_model_reading_other_pixels
         let copy = half_model(0, &device);
         let other = half_model(1, &device);
         // All three classify the clean images perfectly.
-        let clean = ExampleSet::gaussian(&data, 0.0, 0).unwrap();
+        let clean = ExampleSet::gaussian(&data, 0.0, 0, Bounds::UNIT).unwrap();
         for m in [&a, &copy, &other] {
             assert_eq!(error_on(m, &clean, &device), 0.0, "{name}");
         }
@@ -118,16 +131,21 @@ fn own_examples_fool_the_model_and_its_copy_but_not_a_model_reading_other_pixels
 #[test]
 fn noise_rows_are_reproducible_from_the_seed() {
     let data = images(10);
-    let a = ExampleSet::gaussian(&data, 0.1, 7).unwrap();
-    assert_eq!(a, ExampleSet::gaussian(&data, 0.1, 7).unwrap());
+    let a = ExampleSet::gaussian(&data, 0.1, 7, Bounds::UNIT).unwrap();
+    assert_eq!(
+        a,
+        ExampleSet::gaussian(&data, 0.1, 7, Bounds::UNIT).unwrap()
+    );
     assert_ne!(
         a.perturbed,
-        ExampleSet::gaussian(&data, 0.1, 8).unwrap().perturbed
+        ExampleSet::gaussian(&data, 0.1, 8, Bounds::UNIT)
+            .unwrap()
+            .perturbed
     );
     assert!(a.perturbed.iter().all(|v| (0.0..=1.0).contains(v)));
     // Clipping only removes distortion.
     assert!(a.mean_distortion() < 0.1 && a.mean_distortion() > 0.08);
-    assert!(ExampleSet::gaussian(&data, -1.0, 0).is_err());
+    assert!(ExampleSet::gaussian(&data, -1.0, 0, Bounds::UNIT).is_err());
 }
 
 #[test]
@@ -180,7 +198,7 @@ fn seeds_aggregate_to_mean_and_sample_std() {
     let tables: Vec<_> = [0.0, 0.3]
         .iter()
         .map(|&s| {
-            let set = ExampleSet::gaussian(&data, s, 1).unwrap();
+            let set = ExampleSet::gaussian(&data, s, 1, Bounds::UNIT).unwrap();
             let mut t = error_matrix(&[set], &columns, &device, "synthetic");
             // Pretend the rows are the same noise level so that they aggregate.
             t.rows[0].perturbation = Perturbation::Gaussian { stddev: 0.1 };
@@ -195,4 +213,144 @@ fn seeds_aggregate_to_mean_and_sample_std() {
     other.columns[0] = "b".into();
     assert!(aggregate(&[tables[0].clone(), other]).is_err());
     assert!(aggregate(&[]).is_err());
+}
+
+/// Attack tensors of `p` examples of shape `image` (`[dim]` or `[C, H, W]`), every one
+/// successful, with these labels.
+fn attack_tensors(labels: &[f32], image: &[usize]) -> HashMap<String, NamedTensor> {
+    let p = labels.len();
+    let dim: usize = image.iter().product();
+    let shape = [&[p], image].concat();
+    let t = |shape: Vec<usize>, values: Vec<f32>| NamedTensor { shape, values };
+    HashMap::from([
+        ("x".to_string(), t(shape.clone(), vec![0.25; p * dim])),
+        ("x_adv".to_string(), t(shape, vec![0.5; p * dim])),
+        ("label".to_string(), t(vec![p], labels.to_vec())),
+        ("success".to_string(), t(vec![p], vec![1.0; p])),
+    ])
+}
+
+#[test]
+fn attack_results_keep_labels_beyond_255() {
+    let tensors = attack_tensors(&[999.0, 256.0, 0.0, 70_000.0], &[12]);
+    let set = ExampleSet::from_attack("imagenet", &tensors, Bounds::UNIT).unwrap();
+    assert_eq!(set.labels, vec![999, 256, 0, 70_000]);
+    assert_eq!((set.len(), set.dim), (4, 12));
+    // Labels that are no class index are still refused.
+    for bad in [-1.0, 2.5, f32::NAN, f32::INFINITY] {
+        assert!(
+            matches!(
+                ExampleSet::from_attack("m", &attack_tensors(&[3.0, bad], &[12]), Bounds::UNIT),
+                Err(TransferError::InvalidParameter(_))
+            ),
+            "label {bad}"
+        );
+    }
+    // So is a box that is no box.
+    assert!(matches!(
+        ExampleSet::from_attack("m", &tensors, Bounds { lo: 1.0, hi: 0.0 }),
+        Err(TransferError::InvalidParameter(_))
+    ));
+}
+
+#[test]
+fn attack_results_of_image_shaped_tensors_are_flattened() {
+    // Files that store `x` as `[P, C, H, W]`, here 2 colour images 3×4×5 with ImageNet labels.
+    let tensors = attack_tensors(&[999.0, 512.0], &[3, 4, 5]);
+    let set = ExampleSet::from_attack("m", &tensors, Bounds::UNIT).unwrap();
+    assert_eq!((set.len(), set.dim), (2, 60));
+    assert_eq!(set.labels, vec![999, 512]);
+    assert_eq!(set.original.len(), 120);
+    // A rank-1 `x` has no images.
+    let mut flat = tensors.clone();
+    flat.get_mut("x").unwrap().shape = vec![120];
+    assert!(matches!(
+        ExampleSet::from_attack("m", &flat, Bounds::UNIT),
+        Err(TransferError::Shape { found: 1, .. })
+    ));
+}
+
+/// Three colour images 3×8×8 in the box [-1, 2] (some pixels on its faces), labels ≥ 256.
+fn colour_images() -> Dataset {
+    let shape = ImageShape::new(3, 8, 8);
+    let x = (0..3 * shape.len())
+        .map(|i| match i % 7 {
+            0 => -1.0,
+            1 => 2.0,
+            r => -1.0 + 3.0 * r as f32 / 7.0,
+        })
+        .collect();
+    Dataset::new(x, vec![300, 999, 5], shape).unwrap()
+}
+
+#[test]
+fn matched_noise_in_another_box_stays_in_it_and_matches_each_rms() {
+    let bounds = Bounds { lo: -1.0, hi: 2.0 };
+    let data = colour_images();
+    let dim = data.shape.len();
+    let mut noise = Gaussian::new(11);
+    // Targets from small to a third of the box width, where clipping bites hard.
+    for (i, &target) in [0.01f32, 0.2, 0.5, 1.0].iter().enumerate() {
+        let x = data.image(i % data.len());
+        let y = matched_noise(x, target, bounds, &mut noise);
+        assert_eq!(y.len(), dim);
+        assert!(
+            y.iter().all(|v| (-1.0..=2.0).contains(v)),
+            "target {target}"
+        );
+        let rms = blindspot_attack::distortion::rms(x, &y);
+        assert!(
+            ((rms - target) / target).abs() < 1e-5,
+            "target {target}: RMS {rms}"
+        );
+    }
+
+    // Through an example set: the set's box is used, image by image.
+    let mut adv = data.images.clone();
+    for (j, v) in adv.iter_mut().enumerate() {
+        *v = (*v + 0.3 * (((j * 5) % 9) as f32 / 4.0 - 1.0)).clamp(-1.0, 2.0);
+    }
+    let set = ExampleSet::new(
+        Perturbation::Adversarial { model: "m".into() },
+        data.images.clone(),
+        adv,
+        data.labels.clone(),
+        dim,
+        bounds,
+    )
+    .unwrap();
+    let matched = set.matched_gaussian(4).unwrap();
+    assert_eq!(matched.bounds, bounds);
+    assert_eq!(matched.labels, vec![300, 999, 5]);
+    for (i, (&want, &got)) in set
+        .distortions()
+        .iter()
+        .zip(&matched.distortions())
+        .enumerate()
+    {
+        assert!(
+            ((got - want) / want).abs() < 1e-5,
+            "image {i}: {got} vs {want}"
+        );
+        assert!(matched.image(i).iter().all(|v| (-1.0..=2.0).contains(v)));
+    }
+    // Amplification and plain noise clip to the same box, not to [0, 1].
+    // (Clipping to [0, 1] would leave no pixel outside it.)
+    let amplified = set.amplified(1.5).unwrap();
+    let mut clipped = 0;
+    for i in 0..set.len() {
+        let (x, x_adv) = (set.original_image(i), set.image(i));
+        let alpha = amplification(x, x_adv, 1.5);
+        for ((&o, &a), &got) in x.iter().zip(x_adv).zip(amplified.image(i)) {
+            let unclipped = o + alpha * (a - o);
+            assert_eq!(got, unclipped.clamp(-1.0, 2.0));
+            clipped += usize::from(!(-1.0..=2.0).contains(&unclipped));
+        }
+    }
+    assert!(clipped > 0, "no pixel reached a face of the box");
+    assert!(amplified.perturbed.iter().any(|v| !(0.0..=1.0).contains(v)));
+    let noisy = ExampleSet::gaussian(&data, 0.8, 2, bounds).unwrap();
+    assert_eq!(noisy.dim, 192);
+    assert!(noisy.perturbed.iter().all(|v| (-1.0..=2.0).contains(v)));
+    assert!(noisy.perturbed.iter().any(|v| !(0.0..=1.0).contains(v)));
 }

@@ -21,7 +21,7 @@
 //! ```no_run
 //! use blindspot_models::checkpoint;
 //! use blindspot_units::{ImageSet, Reference, UnitsConfig, layer_features, measure};
-//! # fn demo(images: &[f32], labels: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+//! # fn demo(images: &[f32], labels: &[u32]) -> Result<(), Box<dyn std::error::Error>> {
 //! let device = burn::tensor::Device::default();
 //! let (model, _) = checkpoint::load("results/models/conv".as_ref(), &device)?;
 //! let (reference, _) = checkpoint::load("results/models/n100-100-10-p2".as_ref(), &device)?;

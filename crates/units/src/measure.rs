@@ -72,8 +72,8 @@ impl Default for UnitsConfig {
 pub struct ImageSet<'a> {
     /// `[n, input_dim]`, row-major.
     pub images: &'a [f32],
-    /// `[n]` true labels (for the label share only).
-    pub labels: &'a [u8],
+    /// `[n]` true labels, class indices (for the label share only).
+    pub labels: &'a [u32],
     /// Values per image (784 for MNIST).
     pub input_dim: usize,
 }

@@ -6,29 +6,31 @@
 //!   `ψ` of an independently trained model (0 for identical features; lower is more coherent).
 //! - [`random_draws`]: the baseline, sets of k distinct images drawn uniformly at random.
 
+use std::collections::HashMap;
+
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::index::sample;
 
 use crate::error::{Result, UnitsError};
 
-/// The share of the most common label among `labels`.
-pub fn label_share(labels: &[u8]) -> Result<f64> {
+/// The share of the most common label among `labels` (class indices, any number of classes).
+pub fn label_share(labels: &[u32]) -> Result<f64> {
     if labels.is_empty() {
         return Err(UnitsError::InvalidParameter(
             "the label share of an empty set is undefined".into(),
         ));
     }
-    let mut counts = [0usize; 256];
+    let mut counts: HashMap<u32, usize> = HashMap::new();
     for &l in labels {
-        counts[l as usize] += 1;
+        *counts.entry(l).or_default() += 1;
     }
-    let top = counts.iter().copied().max().unwrap_or(0);
+    let top = counts.values().copied().max().unwrap_or(0);
     Ok(top as f64 / labels.len() as f64)
 }
 
 /// The labels of the images `set` (indices into `labels`).
-pub fn labels_of(labels: &[u8], set: &[usize]) -> Result<Vec<u8>> {
+pub fn labels_of(labels: &[u32], set: &[usize]) -> Result<Vec<u32>> {
     set.iter()
         .map(|&i| {
             labels.get(i).copied().ok_or(UnitsError::Shape {

@@ -3,7 +3,7 @@
 mod common;
 
 use blindspot_units::{
-    DirectionChoice, ImageSet, Reference, UnitsConfig, label_share, mann_whitney,
+    DirectionChoice, ImageSet, Reference, UnitsConfig, label_share, labels_of, mann_whitney,
     mean_pairwise_distance, measure, random_draws, summarize, two_sample, welch,
 };
 use common::{Identity, Lcg, test_devices};
@@ -14,6 +14,18 @@ fn label_share_is_one_for_identical_labels() {
     assert_eq!(label_share(&[1, 1, 2, 3]).unwrap(), 0.5);
     assert_eq!(label_share(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]).unwrap(), 0.1);
     assert!(label_share(&[]).is_err());
+}
+
+#[test]
+fn label_share_counts_classes_beyond_255() {
+    // 256 and 512 would share a slot if labels were bytes; 999 is an ImageNet class.
+    assert_eq!(label_share(&[999, 999, 999, 4]).unwrap(), 0.75);
+    assert_eq!(label_share(&[0, 256, 512, 768]).unwrap(), 0.25);
+    assert_eq!(
+        labels_of(&[5, 999, 70_000], &[2, 1, 1]).unwrap(),
+        vec![70_000, 999, 999]
+    );
+    assert!(labels_of(&[5, 999], &[2]).is_err());
 }
 
 #[test]
@@ -99,12 +111,12 @@ fn measurement_on_a_clustered_identity_layer() {
     // noise. The reference space is the pixels themselves.
     let (n, d, k) = (120, 4, 10);
     let mut rng = Lcg::new(5);
-    let labels: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
+    let labels: Vec<u32> = (0..n).map(|i| (i % 2) as u32).collect();
     let x: Vec<f32> = (0..n * d)
         .map(|p| {
             let (i, c) = (p / d, p % d);
             if c == 0 {
-                f32::from(labels[i]) + 0.1 * rng.next_f64() as f32
+                labels[i] as f32 + 0.1 * rng.next_f64() as f32
             } else {
                 rng.next_f64() as f32
             }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use blindspot_attack::files::{self, AttackSummary};
 use blindspot_attack::{AttackConfig, Goal, LbfgsAttack};
-use blindspot_data::{Dataset, IMAGE_PIXELS, Split};
+use blindspot_data::{Dataset, Split};
 use blindspot_models::checkpoint;
 use burn::module::Module;
 use burn::prelude::*;
@@ -134,10 +134,10 @@ pub fn attack_saved_model(
     let model = model.valid();
     let n = images.len();
     let x = Tensor::<2>::from_data(
-        TensorData::new(images.images.clone(), [n, IMAGE_PIXELS]),
+        TensorData::new(images.images.clone(), [n, images.shape.len()]),
         &device,
     );
-    let labels: Vec<usize> = images.labels.iter().map(|&l| usize::from(l)).collect();
+    let labels: Vec<usize> = images.labels.iter().map(|&l| l as usize).collect();
     let mut progress = AttackProgress::new(format!("{} {}", meta.name, config.goal));
     let result = LbfgsAttack::new(AttackConfig {
         workers: common.workers(),

@@ -571,7 +571,11 @@ impl ReproduceArgs {
             .enumerate()
             .map(|(i, (o, a))| {
                 let rms = blindspot_attack::distortion::rms(o, a);
-                (o.clone(), gaussian_noise(o, rms, self.seed + i as u64))
+                let seed = self.seed + i as u64;
+                (
+                    o.clone(),
+                    gaussian_noise(o, rms, seed, blindspot_models::Bounds::UNIT),
+                )
             })
             .collect();
         let dir = self.common.out.join("report").join("figures");

@@ -12,7 +12,7 @@ use anyhow::Context;
 use blindspot_attack::files::{AttackSummary, load_tensors};
 use blindspot_attack::{AttackConfig, Goal};
 use blindspot_data::{Dataset, Mnist, Split, write_atomic};
-use blindspot_models::{AnyModel, checkpoint, error_rate};
+use blindspot_models::{AnyModel, Bounds, Classifier, checkpoint, error_rate};
 use blindspot_report::figures::{heatmap, save_png};
 use blindspot_report::transfer::{CrossTrainingRow, MeanStd, TransferResults, TransferTable};
 use blindspot_report::{PaperTables, render_transfer_section};
@@ -181,8 +181,8 @@ pub fn transfer_stage(
 }
 
 /// The adversarial examples of seed `k` of the column model `model` (run `<model>-s<k>`) for
-/// `goal` on `images`, attacking if needed; the set is labelled with the column, so that the
-/// rows of every seed line up.
+/// `goal` on `images`, attacking if needed, in the model's box `bounds`; the set is labelled
+/// with the column, so that the rows of every seed line up.
 #[allow(clippy::too_many_arguments)]
 fn adversarial_set(
     model: &str,
@@ -190,6 +190,7 @@ fn adversarial_set(
     images: &Dataset,
     split: Split,
     goal: Goal,
+    bounds: Bounds,
     plan: &TransferPlan,
     common: &CommonArgs,
     retrained: &[String],
@@ -202,9 +203,32 @@ fn adversarial_set(
     let run = seeded_id(model, k);
     let (summary, dir, _) = up_to_date_or_attack(&run, images, split, &config, common, retrained)?;
     let tensors = load_tensors(&dir).with_context(|| format!("reading {}", dir.display()))?;
-    let set = ExampleSet::from_attack(model, &tensors)
+    let set = ExampleSet::from_attack(model, &tensors, bounds)
         .with_context(|| format!("adversarial examples in {}", dir.display()))?;
     Ok((set, summary))
+}
+
+/// The input box every model of a table reads: its noise rows are clipped to it, and a table
+/// only compares models on one input domain.
+fn shared_bounds(models: &[(String, AnyModel, checkpoint::ModelMeta)]) -> anyhow::Result<Bounds> {
+    let (first, rest) = models
+        .split_first()
+        .context("a transfer table needs at least one model")?;
+    let bounds = first.1.bounds();
+    for (id, model, _) in rest {
+        let b = model.bounds();
+        anyhow::ensure!(
+            b == bounds,
+            "{id} reads inputs in [{}, {}] but {} in [{}, {}]: a transfer table compares \
+             models on one input box",
+            b.lo,
+            b.hi,
+            first.0,
+            bounds.lo,
+            bounds.hi
+        );
+    }
+    Ok(bounds)
 }
 
 fn load_models(
@@ -243,6 +267,7 @@ fn seed_tables(
 
     // Table 2: the six models of Table 1 on training images.
     let models = load_models(&plan.table2_models, k, common, device)?;
+    let bounds = shared_bounds(&models)?;
     let columns: Vec<(String, &AnyModel)> =
         models.iter().map(|(id, m, _)| (id.clone(), m)).collect();
     let mut random = Vec::new();
@@ -252,8 +277,17 @@ fn seed_tables(
             (Goal::Random, &mut random),
             (Goal::Untargeted, &mut untargeted),
         ] {
-            let (set, _) =
-                adversarial_set(id, k, train, Split::Train, goal, plan, common, retrained)?;
+            let (set, _) = adversarial_set(
+                id,
+                k,
+                train,
+                Split::Train,
+                goal,
+                bounds,
+                plan,
+                common,
+                retrained,
+            )?;
             sets.push(set);
         }
     }
@@ -264,8 +298,8 @@ fn seed_tables(
             .collect()
     };
     let mut rows2 = random.clone();
-    rows2.push(ExampleSet::gaussian(train, 0.1, noise_seed(1))?);
-    rows2.push(ExampleSet::gaussian(train, 0.3, noise_seed(2))?);
+    rows2.push(ExampleSet::gaussian(train, 0.1, noise_seed(1), bounds)?);
+    rows2.push(ExampleSet::gaussian(train, 0.3, noise_seed(2), bounds)?);
     rows2.extend(matched(&random, 10)?);
     let mut rows2u = untargeted.clone();
     rows2u.extend(matched(&untargeted, 30)?);
@@ -277,6 +311,7 @@ fn seed_tables(
 
     // Tables 3 and 4: M1, M1′, M2 on test images.
     let models = load_models(&plan.table4_models, k, common, device)?;
+    let bounds = shared_bounds(&models)?;
     let columns: Vec<(String, &AnyModel)> =
         models.iter().map(|(id, m, _)| (id.clone(), m)).collect();
     let mut random = Vec::new();
@@ -296,8 +331,17 @@ fn seed_tables(
         .into_iter()
         .enumerate()
         {
-            let (set, summary) =
-                adversarial_set(id, k, test, Split::Test, goal, plan, common, retrained)?;
+            let (set, summary) = adversarial_set(
+                id,
+                k,
+                test,
+                Split::Test,
+                goal,
+                bounds,
+                plan,
+                common,
+                retrained,
+            )?;
             sets.push(set);
             readings[j] = summary.mean_distortion;
         }
@@ -313,9 +357,9 @@ fn seed_tables(
         sets.iter().map(|s| Ok(s.amplified(0.1)?)).collect()
     };
     let mut rows4 = random.clone();
-    rows4.push(ExampleSet::gaussian(test, 0.06, noise_seed(3))?);
+    rows4.push(ExampleSet::gaussian(test, 0.06, noise_seed(3), bounds)?);
     rows4.extend(amplified(&random)?);
-    rows4.push(ExampleSet::gaussian(test, 0.1, noise_seed(4))?);
+    rows4.push(ExampleSet::gaussian(test, 0.1, noise_seed(4), bounds)?);
     let mut rows4u = untargeted.clone();
     rows4u.extend(amplified(&untargeted)?);
     let images4 = format!("first {} test images", test.len());

@@ -1,5 +1,6 @@
 //! Shared helpers of the integration tests: the backends under test and synthetic data.
 
+use blindspot_data::splits::ImageShape;
 use blindspot_data::{Dataset, IMAGE_PIXELS};
 use blindspot_testing::Lcg;
 pub use blindspot_testing::test_devices;
@@ -17,7 +18,7 @@ pub fn separable(n: usize, seed: u64) -> Dataset {
             let on = p / 78 == class;
             images.push(if on { 0.9 } else { noise() });
         }
-        labels.push(class as u8);
+        labels.push(class as u32);
     }
-    Dataset::new(images, labels).expect("sizes match")
+    Dataset::new(images, labels, ImageShape::MNIST).expect("sizes match")
 }
