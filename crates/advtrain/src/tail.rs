@@ -7,7 +7,7 @@
 //! layers have no upper bound, so per-layer examples are refused for them.
 
 use blindspot_models::mlp::{Activation, Mlp};
-use blindspot_models::{Bounds, Classifier};
+use blindspot_models::{Bounds, Classifier, InputShape};
 use burn::prelude::*;
 
 use crate::error::{AdvTrainError, Result};
@@ -86,6 +86,11 @@ impl Classifier for MlpTail<'_> {
             }
         }
         out
+    }
+
+    /// The values of layer `level`, one row `[1, 1, width]`.
+    fn input_shape(&self) -> InputShape {
+        [1, 1, self.width()]
     }
 
     fn num_classes(&self) -> usize {

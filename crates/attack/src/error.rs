@@ -36,6 +36,22 @@ pub enum AttackError {
         /// The shape found.
         found: Vec<usize>,
     },
+    /// An image with a non-finite pixel or a pixel outside the model's box.
+    #[error("image {row} has a pixel that is not finite or lies outside the box [{lo}, {hi}]")]
+    Pixels {
+        /// The row of the image in the batch.
+        row: usize,
+        /// The box's lower bound.
+        lo: f32,
+        /// The box's upper bound.
+        hi: f32,
+    },
+    /// The model's logits of a clean image are not finite.
+    #[error("the model's logits of image {row} are not finite")]
+    Logits {
+        /// The row of the image in the batch.
+        row: usize,
+    },
     /// A label is out of range.
     #[error("label {label} at row {row} is out of range for a {classes}-class model")]
     Label {

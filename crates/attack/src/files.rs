@@ -2,7 +2,10 @@
 //! and PyTorch) and `summary.json`, each written atomically.
 //!
 //! Tensors, one row per problem (per image; per image and wrong class for `--goal all`):
-//! `x` and `x_adv` `[P, 784]`, `label`, `target` (−1 for untargeted), `success` and
+//! `x` and `x_adv` `[P, C, H, W]` (the model's input shape, as PyTorch lays out a batch of
+//! images; files of earlier versions hold `[P, C·H·W]`, read by [`input_shape_of`]), `label`,
+//! `target` (−1 for untargeted), `success`, `at_goal` (the clean image already reached the
+//! goal; absent in earlier files) and
 //! `misclassified` (0/1), `distortion` (the paper's RMS; NaN where the attack failed), `l2`,
 //! `c` (the largest successful `c`; NaN if none) and `evaluations`, all `[P]`.
 
@@ -11,6 +14,7 @@ use std::path::Path;
 
 use blindspot_data::write_atomic;
 use blindspot_models::checkpoint::{NamedTensor, decode_safetensors, encode_safetensors};
+use blindspot_models::{InputShape, flat_input_shape};
 use serde::{Deserialize, Serialize};
 
 use crate::attack::{AttackConfig, AttackResult};
@@ -22,9 +26,17 @@ pub const ADVERSARIAL_FILE: &str = "adversarial.safetensors";
 /// File name of the summary.
 pub const SUMMARY_FILE: &str = "summary.json";
 
+/// Version of the attack files. A saved attack of another version is not reused: version 2
+/// stores images as `[P, C, H, W]`, the `at_goal` flags, and means that leave out images
+/// already at the goal (version 1, unmarked, counted them as distortion 0).
+pub const FORMAT_VERSION: u32 = 2;
+
 /// What `summary.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttackSummary {
+    /// [`FORMAT_VERSION`] of the files (1 for files that do not say).
+    #[serde(default = "first_version")]
+    pub format: u32,
     /// The attacked model's name.
     pub model: String,
     /// The image split (`train` or `test`).
@@ -33,21 +45,29 @@ pub struct AttackSummary {
     pub backend: String,
     /// The attack's settings.
     pub config: AttackConfig,
+    /// The shape of one input, `[C, H, W]` (absent in summaries of earlier versions).
+    #[serde(default)]
+    pub input_shape: Option<InputShape>,
     /// Images attacked.
     pub images: usize,
     /// Problems solved (images × targets for `all`).
     pub problems: usize,
     /// Share of problems whose goal was reached.
     pub success_rate: f64,
-    /// Images the model already misclassified (distortion 0).
+    /// Images the model already misclassified.
     pub misclassified: usize,
-    /// Mean RMS distortion over the successful problems.
+    /// Problems whose clean image already reached the goal (distortion 0), left out of the
+    /// means below (absent in summaries of earlier versions, whose means counted them as 0).
+    #[serde(default)]
+    pub already_at_goal: Option<usize>,
+    /// Mean RMS distortion over the problems a perturbation made successful.
     pub mean_distortion: f64,
-    /// Median RMS distortion over the successful problems.
+    /// Median RMS distortion over the problems a perturbation made successful.
     pub median_distortion: f64,
-    /// Mean L2 norm over the successful problems.
+    /// Mean L2 norm over the problems a perturbation made successful.
     pub mean_l2: f64,
-    /// For `all`: the mean over images of the smallest distortion over the wrong classes.
+    /// For `all`: the mean over images of the smallest distortion over the wrong classes that a
+    /// perturbation reached.
     pub mean_min_distortion: Option<f64>,
     /// Model evaluations per problem, mean.
     pub evaluations_per_problem: f64,
@@ -55,6 +75,10 @@ pub struct AttackSummary {
     pub seconds: f64,
     /// Images per second.
     pub images_per_second: f64,
+}
+
+fn first_version() -> u32 {
+    1
 }
 
 fn mean(v: &[f32]) -> f64 {
@@ -89,13 +113,7 @@ impl AttackSummary {
         backend: &str,
     ) -> Self {
         let ok = result.successful_distortions();
-        let l2: Vec<f32> = result
-            .success
-            .iter()
-            .zip(&result.l2)
-            .filter(|(s, _)| **s)
-            .map(|(_, &d)| d)
-            .collect();
+        let l2: Vec<f32> = result.perturbed().map(|i| result.l2[i]).collect();
         let images = result
             .problems
             .iter()
@@ -104,28 +122,26 @@ impl AttackSummary {
             .unwrap_or(0);
         let mean_min_distortion = (config.goal == Goal::All).then(|| {
             let mut best = vec![f32::INFINITY; images];
-            for (p, (&s, &d)) in result
-                .problems
-                .iter()
-                .zip(result.success.iter().zip(&result.distortion))
-            {
-                if s {
-                    best[p.image] = best[p.image].min(d);
-                }
+            for i in result.perturbed() {
+                let image = result.problems[i].image;
+                best[image] = best[image].min(result.distortion[i]);
             }
             let found: Vec<f32> = best.into_iter().filter(|d| d.is_finite()).collect();
             mean(&found)
         });
         let evals: Vec<f32> = result.evaluations.iter().map(|&e| e as f32).collect();
         Self {
+            format: FORMAT_VERSION,
             model: model.to_string(),
             split: split.to_string(),
             backend: backend.to_string(),
             config: config.clone(),
+            input_shape: Some(result.input_shape),
             images,
             problems: result.problems.len(),
             success_rate: result.success_rate(),
             misclassified: result.misclassified.iter().filter(|&&m| m).count(),
+            already_at_goal: Some(result.at_goal.iter().filter(|&&a| a).count()),
             mean_distortion: mean(&ok),
             median_distortion: median(&ok),
             mean_l2: mean(&l2),
@@ -158,6 +174,7 @@ pub fn save(
 ) -> Result<()> {
     let p = result.problems.len();
     let dim = result.dim;
+    let [c, h, w] = result.input_shape;
     let mut x = Vec::with_capacity(p * dim);
     for problem in &result.problems {
         let row = images
@@ -173,14 +190,14 @@ pub fn save(
     tensors.insert(
         "x".into(),
         NamedTensor {
-            shape: vec![p, dim],
+            shape: vec![p, c, h, w],
             values: x,
         },
     );
     tensors.insert(
         "x_adv".into(),
         NamedTensor {
-            shape: vec![p, dim],
+            shape: vec![p, c, h, w],
             values: result.x_adv.clone(),
         },
     );
@@ -200,6 +217,7 @@ pub fn save(
     );
     tensors.insert("success".into(), flag(&result.success));
     tensors.insert("misclassified".into(), flag(&result.misclassified));
+    tensors.insert("at_goal".into(), flag(&result.at_goal));
     tensors.insert("distortion".into(), column(result.distortion.clone()));
     tensors.insert("l2".into(), column(result.l2.clone()));
     tensors.insert("c".into(), column(result.c.clone()));
@@ -211,6 +229,7 @@ pub fn save(
         ("format".to_string(), "blindspot-adversarial".to_string()),
         ("goal".to_string(), summary.config.goal.to_string()),
         ("model".to_string(), summary.model.clone()),
+        ("input_shape".to_string(), format!("{c},{h},{w}")),
     ]);
     let bytes = encode_safetensors(&tensors, metadata)?;
     write_atomic(&dir.join(ADVERSARIAL_FILE), &bytes)?;
@@ -230,6 +249,23 @@ pub fn load_tensors(dir: &Path) -> Result<HashMap<String, NamedTensor>> {
         source,
     })?;
     Ok(decode_safetensors(&bytes, &path)?)
+}
+
+/// The input shape `[C, H, W]` of saved attack tensors, from the shape of `x`: `[P, C, H, W]`,
+/// or `[P, D]` in files of earlier versions (read as [`flat_input_shape`]`(D)`).
+pub fn input_shape_of(tensors: &HashMap<String, NamedTensor>) -> Result<InputShape> {
+    let x = tensors.get("x").ok_or_else(|| AttackError::Format {
+        path: ADVERSARIAL_FILE.into(),
+        reason: "no tensor `x`".into(),
+    })?;
+    match x.shape[..] {
+        [_, c, h, w] => Ok([c, h, w]),
+        [_, d] => Ok(flat_input_shape(d)),
+        _ => Err(AttackError::Format {
+            path: ADVERSARIAL_FILE.into(),
+            reason: format!("`x` has shape {:?}, expected [P, C, H, W]", x.shape),
+        }),
+    }
 }
 
 /// Reads `dir/summary.json`.

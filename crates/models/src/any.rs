@@ -5,7 +5,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::autoencoder::{Autoencoder, AutoencoderConfig};
-use crate::classifier::{Classifier, Mode, Trainable};
+use crate::classifier::{Classifier, InputShape, Mode, Trainable};
 use crate::conv::{ConvNet, ConvNetConfig};
 use crate::error::Result;
 use crate::mlp::{Mlp, MlpConfig};
@@ -62,6 +62,10 @@ impl Classifier for AnyModel {
 
     fn activations(&self, x: Tensor<2>) -> Vec<Tensor<2>> {
         dispatch!(self, m => m.activations(x))
+    }
+
+    fn input_shape(&self) -> InputShape {
+        dispatch!(self, m => m.input_shape())
     }
 
     fn num_classes(&self) -> usize {

@@ -12,7 +12,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
-use crate::classifier::{Classifier, Mode, Trainable};
+use crate::classifier::{Classifier, InputShape, Mode, Trainable, flat_input_shape};
 use crate::decay::paper_decay;
 use crate::error::{ModelError, Result};
 
@@ -166,6 +166,10 @@ impl Classifier for Autoencoder {
 
     fn activations(&self, x: Tensor<2>) -> Vec<Tensor<2>> {
         vec![self.encode(x)]
+    }
+
+    fn input_shape(&self) -> InputShape {
+        flat_input_shape(self.encoder.weight.dims()[0])
     }
 
     fn num_classes(&self) -> usize {

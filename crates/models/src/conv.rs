@@ -14,7 +14,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use crate::classifier::{Classifier, Mode, Trainable};
+use crate::classifier::{Classifier, InputShape, Mode, Trainable};
 use crate::decay::paper_decay;
 use crate::error::{ModelError, Result};
 use blindspot_data::IMAGE_SIDE;
@@ -126,6 +126,10 @@ impl Classifier for ConvNet {
     fn activations(&self, x: Tensor<2>) -> Vec<Tensor<2>> {
         let (pooled, hidden) = self.features(x);
         vec![pooled, hidden]
+    }
+
+    fn input_shape(&self) -> InputShape {
+        [1, IMAGE_SIDE, IMAGE_SIDE]
     }
 
     fn num_classes(&self) -> usize {

@@ -1,8 +1,11 @@
-//! The MNIST models of *Intriguing properties of neural networks* (Szegedy et al., ICLR 2014),
-//! section 2 and Tables 1 and 3, on Burn 0.22.
+//! Classifiers for blindspot on Burn 0.22: the [`Classifier`] trait the analyses take, an
+//! adapter that makes one of any Burn image model, and the MNIST models of *Intriguing
+//! properties of neural networks* (Szegedy et al., ICLR 2014), section 2 and Tables 1 and 3.
 //!
-//! - [`classifier`]: the [`Classifier`] trait every model implements (logits and hidden
-//!   activations, always in evaluation mode), [`Trainable`] for training, and [`Bounds`].
+//! - [`classifier`]: the [`Classifier`] trait every model implements (input shape, logits and
+//!   hidden activations, always in evaluation mode), [`Trainable`] for training, and [`Bounds`].
+//! - [`adapter`]: [`ImageClassifier`], any Burn module with a `[B, C, H, W] → [B, K]` forward
+//!   as a [`Classifier`], with optional per-channel normalization inside.
 //! - [`mlp`], [`autoencoder`], [`conv`]: the softmax models, the sigmoid MLPs, AE400-10 and the
 //!   conv net; [`alexnet`]: the layer shapes of Table 5 (not trained here).
 //! - [`decay`]: the paper's weight decay `λ Σw²/k`.
@@ -23,6 +26,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod adapter;
 pub mod alexnet;
 pub mod any;
 pub mod autoencoder;
@@ -36,8 +40,11 @@ pub mod mlp;
 pub mod spec;
 pub mod train;
 
+pub use adapter::{ImageClassifier, Normalization};
 pub use any::{AnyModel, Architecture};
-pub use classifier::{Bounds, Classifier, Mode, Trainable};
+pub use classifier::{
+    Bounds, Classifier, InputShape, Mode, Trainable, flat_input_shape, input_len,
+};
 pub use error::{ModelError, Result};
 pub use fit::{fit_run, run_data, run_sizes};
 pub use spec::{ModelRun, ModelSpec, PaperErrors, Scale, model_spec, paper_models};

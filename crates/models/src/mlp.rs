@@ -7,7 +7,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
-use crate::classifier::{Classifier, Mode, Trainable};
+use crate::classifier::{Classifier, InputShape, Mode, Trainable, flat_input_shape};
 use crate::decay::paper_decay;
 use crate::error::{ModelError, Result};
 
@@ -134,6 +134,11 @@ impl Classifier for Mlp {
 
     fn activations(&self, x: Tensor<2>) -> Vec<Tensor<2>> {
         self.run(x, true).1
+    }
+
+    /// A square grey image when the input width is a perfect square (784 → `[1, 28, 28]`).
+    fn input_shape(&self) -> InputShape {
+        flat_input_shape(self.layers[0].weight.dims()[0])
     }
 
     fn num_classes(&self) -> usize {

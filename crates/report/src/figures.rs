@@ -2,10 +2,12 @@
 //! shifted to mid-grey (clamped) | changed image.
 //!
 //! Figure 5 shows adversarial examples; Figure 7's counterpart shows the same images with
-//! Gaussian noise of the same RMS distortion (added, then clipped to `[0, 1]`). [`heatmap`]
+//! Gaussian noise of the same RMS distortion (added, then clipped to the box). [`heatmap`]
 //! draws the error matrices of Tables 2 and 4, [`image_rows`] the top-k rows of Figures 1–2.
+//! Images of any [`ImageFormat`] are drawn: grey (one channel) or RGB (three), any size, values
+//! mapped from the model's box `[lo, hi]` to 0–255.
 //!
-//! The PNG encoder is the few lines an 8-bit grayscale image needs, on `flate2` (zlib and
+//! The PNG encoder is the few lines an 8-bit grey or RGB image needs, on `flate2` (zlib and
 //! CRC-32), which the workspace already builds. The `image` crate would do it too, but adding
 //! it changes the features of crates Burn shares and forces a rebuild of Burn (about 15
 //! minutes per profile on 2 cores) for four PNGs per model.
@@ -13,21 +15,68 @@
 use std::io::Write;
 use std::path::Path;
 
-/// An 8-bit grayscale image, row-major.
+/// How a flat image is laid out and which values are black and white: `[channels, height,
+/// width]` channel-major (as a PyTorch image), values in `[lo, hi]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImageFormat {
+    /// `[C, H, W]` with `C` 1 (grey) or 3 (RGB).
+    pub shape: [usize; 3],
+    /// The value drawn black (zero intensity).
+    pub lo: f32,
+    /// The value drawn at full intensity.
+    pub hi: f32,
+}
+
+impl ImageFormat {
+    /// Images of this shape with values in `[0, 1]`.
+    pub fn unit(shape: [usize; 3]) -> Self {
+        Self {
+            shape,
+            lo: 0.0,
+            hi: 1.0,
+        }
+    }
+
+    fn check(&self) -> Result<(), FigureError> {
+        let [c, h, w] = self.shape;
+        let ordered = self.lo.is_finite() && self.hi.is_finite() && self.lo < self.hi;
+        if !(c == 1 || c == 3) || h == 0 || w == 0 || !ordered {
+            return Err(FigureError::Format(format!(
+                "can draw 1 or 3 channels of a non-empty image with lo < hi, got shape {:?} and \
+                 [{}, {}]",
+                self.shape, self.lo, self.hi
+            )));
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// The 0–255 level of value `v`.
+    fn level(&self, v: f32) -> u8 {
+        (((v - self.lo) / (self.hi - self.lo)).clamp(0.0, 1.0) * 255.0).round() as u8
+    }
+}
+
+/// An 8-bit grey or RGB raster, row-major, channels interleaved.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GrayImage {
+pub struct Raster {
     width: u32,
     height: u32,
+    channels: u8,
     pixels: Vec<u8>,
 }
 
-impl GrayImage {
-    /// A `width × height` image filled with `level`.
-    pub fn filled(width: u32, height: u32, level: u8) -> Self {
+impl Raster {
+    /// A `width × height` image of `channels` (1 or 3) filled with `level`.
+    pub fn filled(width: u32, height: u32, channels: u8, level: u8) -> Self {
         Self {
             width,
             height,
-            pixels: vec![level; width as usize * height as usize],
+            channels,
+            pixels: vec![level; width as usize * height as usize * channels as usize],
         }
     }
 
@@ -41,16 +90,24 @@ impl GrayImage {
         self.height
     }
 
-    /// The level at `(x, y)`.
-    pub fn get(&self, x: u32, y: u32) -> u8 {
-        self.pixels[(y * self.width + x) as usize]
+    /// Channels: 1 (grey) or 3 (RGB).
+    pub fn channels(&self) -> u8 {
+        self.channels
     }
 
-    fn put(&mut self, x: u32, y: u32, level: u8) {
-        self.pixels[(y * self.width + x) as usize] = level;
+    /// The levels at `(x, y)`, one per channel.
+    pub fn get(&self, x: u32, y: u32) -> &[u8] {
+        let c = self.channels as usize;
+        let at = (y * self.width + x) as usize * c;
+        &self.pixels[at..at + c]
     }
 
-    /// The image as a PNG file (8-bit grayscale, no filtering, zlib-compressed).
+    fn put(&mut self, x: u32, y: u32, channel: usize, level: u8) {
+        let c = self.channels as usize;
+        self.pixels[(y * self.width + x) as usize * c + channel] = level;
+    }
+
+    /// The image as a PNG file (8-bit grey or RGB, no filtering, zlib-compressed).
     pub fn encode_png(&self) -> Vec<u8> {
         fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
             out.extend_from_slice(&(data.len() as u32).to_be_bytes());
@@ -65,11 +122,15 @@ impl GrayImage {
         let mut header = Vec::with_capacity(13);
         header.extend_from_slice(&self.width.to_be_bytes());
         header.extend_from_slice(&self.height.to_be_bytes());
-        // Bit depth 8, colour type 0 (grey), compression 0, filter 0, no interlace.
-        header.extend_from_slice(&[8, 0, 0, 0, 0]);
+        // Bit depth 8, colour type 0 (grey) or 2 (RGB), compression 0, filter 0, no interlace.
+        let colour = if self.channels == 3 { 2 } else { 0 };
+        header.extend_from_slice(&[8, colour, 0, 0, 0]);
         chunk(&mut out, b"IHDR", &header);
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-        for row in self.pixels.chunks(self.width as usize) {
+        for row in self
+            .pixels
+            .chunks(self.width as usize * self.channels as usize)
+        {
             z.write_all(&[0])
                 .and_then(|_| z.write_all(row))
                 .expect("writing to a Vec cannot fail");
@@ -87,14 +148,17 @@ const GAP: u32 = 2;
 /// Errors of figure writing.
 #[derive(Debug, thiserror::Error)]
 pub enum FigureError {
-    /// The rows do not hold square images of the given side.
-    #[error("figure rows must hold {expected} pixels per image, found {found}")]
+    /// The rows do not hold images of the given format.
+    #[error("figure rows must hold {expected} values per image, found {found}")]
     Shape {
-        /// Pixels expected.
+        /// Values expected.
         expected: usize,
-        /// Pixels found.
+        /// Values found.
         found: usize,
     },
+    /// The format cannot be drawn.
+    #[error("{0}")]
+    Format(String),
     /// Encoding or writing failed.
     #[error("{path}: {message}")]
     Write {
@@ -105,55 +169,63 @@ pub enum FigureError {
     },
 }
 
-/// A grid of `rows` (original, changed) images of `side × side` pixels in `[0, 1]`, each pixel
-/// drawn as a `zoom × zoom` block.
+/// A grid of `rows` (original, changed) images of the given format, each pixel drawn as a
+/// `zoom × zoom` block; the middle column is the difference ×10 around mid-grey.
 pub fn grid(
     rows: &[(Vec<f32>, Vec<f32>)],
-    side: usize,
+    format: ImageFormat,
     zoom: u32,
-) -> Result<GrayImage, FigureError> {
+) -> Result<Raster, FigureError> {
+    let mid = 0.5 * (format.lo + format.hi);
     let triples: Vec<Vec<Vec<f32>>> = rows
         .iter()
         .map(|(original, changed)| {
             let difference: Vec<f32> = original
                 .iter()
                 .zip(changed)
-                .map(|(&o, &c)| (0.5 + 10.0 * (c - o)).clamp(0.0, 1.0))
+                .map(|(&o, &c)| (mid + 10.0 * (c - o)).clamp(format.lo, format.hi))
                 .collect();
             vec![original.clone(), difference, changed.clone()]
         })
         .collect();
-    image_rows(&triples, side, zoom)
+    image_rows(&triples, format, zoom)
 }
 
-/// A plain grid of images (Figures 1–2): `rows[r][c]` is a `side × side` image in `[0, 1]`,
-/// drawn in row `r`, column `c`, each pixel a `zoom × zoom` block; rows may differ in length
-/// (the grid is as wide as the longest) and gaps are white.
+/// A plain grid of images (Figures 1–2): `rows[r][c]` is an image of the given format, drawn
+/// in row `r`, column `c`, each pixel a `zoom × zoom` block; rows may differ in length (the
+/// grid is as wide as the longest) and gaps are white.
 pub fn image_rows(
     rows: &[Vec<Vec<f32>>],
-    side: usize,
+    format: ImageFormat,
     zoom: u32,
-) -> Result<GrayImage, FigureError> {
-    if let Some(bad) = rows.iter().flatten().find(|v| v.len() != side * side) {
+) -> Result<Raster, FigureError> {
+    format.check()?;
+    if let Some(bad) = rows.iter().flatten().find(|v| v.len() != format.len()) {
         return Err(FigureError::Shape {
-            expected: side * side,
+            expected: format.len(),
             found: bad.len(),
         });
     }
-    let cell = side as u32 * zoom;
+    let [channels, height, width] = format.shape;
+    let plane = height * width;
+    let (cell_w, cell_h) = (width as u32 * zoom, height as u32 * zoom);
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0) as u32;
-    let width = columns * (cell + GAP) + GAP;
-    let height = rows.len() as u32 * (cell + GAP) + GAP;
-    let mut img = GrayImage::filled(width, height, 255);
+    let total_w = columns * (cell_w + GAP) + GAP;
+    let total_h = rows.len() as u32 * (cell_h + GAP) + GAP;
+    let mut img = Raster::filled(total_w, total_h, channels as u8, 255);
     for (r, row) in rows.iter().enumerate() {
         for (c, pixels) in row.iter().enumerate() {
-            let (x0, y0) = (GAP + c as u32 * (cell + GAP), GAP + r as u32 * (cell + GAP));
+            let (x0, y0) = (
+                GAP + c as u32 * (cell_w + GAP),
+                GAP + r as u32 * (cell_h + GAP),
+            );
             for (i, &v) in pixels.iter().enumerate() {
-                let (px, py) = ((i % side) as u32, (i / side) as u32);
-                let level = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+                let (channel, at) = (i / plane, i % plane);
+                let (px, py) = ((at % width) as u32, (at / width) as u32);
+                let level = format.level(v);
                 for dy in 0..zoom {
                     for dx in 0..zoom {
-                        img.put(x0 + px * zoom + dx, y0 + py * zoom + dy, level);
+                        img.put(x0 + px * zoom + dx, y0 + py * zoom + dy, channel, level);
                     }
                 }
             }
@@ -164,7 +236,7 @@ pub fn image_rows(
 
 /// A heatmap of a `rows × columns` matrix of values in `[0, 1]` (error rates): each cell a
 /// `cell × cell` square, white for 0 and black for 1, NaN as mid-grey with a white dot.
-pub fn heatmap(values: &[Vec<f64>], cell: u32) -> Result<GrayImage, FigureError> {
+pub fn heatmap(values: &[Vec<f64>], cell: u32) -> Result<Raster, FigureError> {
     let columns = values.first().map_or(0, Vec::len);
     if let Some(bad) = values.iter().find(|r| r.len() != columns) {
         return Err(FigureError::Shape {
@@ -174,7 +246,7 @@ pub fn heatmap(values: &[Vec<f64>], cell: u32) -> Result<GrayImage, FigureError>
     }
     let width = columns as u32 * (cell + 1) + 1;
     let height = values.len() as u32 * (cell + 1) + 1;
-    let mut img = GrayImage::filled(width, height, 255);
+    let mut img = Raster::filled(width, height, 1, 255);
     for (r, row) in values.iter().enumerate() {
         for (c, &v) in row.iter().enumerate() {
             let level = if v.is_finite() {
@@ -185,11 +257,11 @@ pub fn heatmap(values: &[Vec<f64>], cell: u32) -> Result<GrayImage, FigureError>
             let (x0, y0) = (1 + c as u32 * (cell + 1), 1 + r as u32 * (cell + 1));
             for dy in 0..cell {
                 for dx in 0..cell {
-                    img.put(x0 + dx, y0 + dy, level);
+                    img.put(x0 + dx, y0 + dy, 0, level);
                 }
             }
             if !v.is_finite() && cell > 2 {
-                img.put(x0 + cell / 2, y0 + cell / 2, 255);
+                img.put(x0 + cell / 2, y0 + cell / 2, 0, 255);
             }
         }
     }
@@ -197,7 +269,7 @@ pub fn heatmap(values: &[Vec<f64>], cell: u32) -> Result<GrayImage, FigureError>
 }
 
 /// Writes the grid as a PNG, atomically (temporary file, then rename).
-pub fn save_png(img: &GrayImage, path: &Path) -> Result<(), FigureError> {
+pub fn save_png(img: &Raster, path: &Path) -> Result<(), FigureError> {
     let err = |message: String| FigureError::Write {
         path: path.display().to_string(),
         message,
@@ -214,26 +286,39 @@ pub fn save_png(img: &GrayImage, path: &Path) -> Result<(), FigureError> {
 mod tests {
     use super::*;
 
+    const GREY2: ImageFormat = ImageFormat {
+        shape: [1, 2, 2],
+        lo: 0.0,
+        hi: 1.0,
+    };
+
     #[test]
     fn grid_has_three_columns_and_mid_grey_for_no_change() {
         let a = vec![0.0; 4];
-        let img = grid(&[(a.clone(), a)], 2, 3).unwrap();
+        let img = grid(&[(a.clone(), a)], GREY2, 3).unwrap();
         assert_eq!(img.width(), 3 * 6 + 4 * GAP);
         assert_eq!(img.height(), 6 + 2 * GAP);
         // The difference column of an unchanged image is mid-grey.
-        assert_eq!(img.get(GAP + 6 + GAP, GAP), 128);
-        assert!(grid(&[(vec![0.0; 3], vec![0.0; 4])], 2, 1).is_err());
+        assert_eq!(img.get(GAP + 6 + GAP, GAP), &[128]);
+        assert!(matches!(
+            grid(&[(vec![0.0; 3], vec![0.0; 4])], GREY2, 1),
+            Err(FigureError::Shape {
+                expected: 4,
+                found: 3
+            })
+        ));
     }
 
     #[test]
     fn png_has_signature_header_and_decodable_pixels() {
         use std::io::Read;
-        let mut img = GrayImage::filled(3, 2, 7);
-        img.put(2, 1, 200);
+        let mut img = Raster::filled(3, 2, 1, 7);
+        img.put(2, 1, 0, 200);
         let png = img.encode_png();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         assert_eq!(&png[12..16], b"IHDR");
         assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 3);
+        assert_eq!(png[25], 0, "colour type grey");
         // IDAT follows the 25-byte IHDR chunk; inflate it back to the filtered scanlines.
         let len = u32::from_be_bytes(png[33..37].try_into().unwrap()) as usize;
         assert_eq!(&png[37..41], b"IDAT");
@@ -247,23 +332,74 @@ mod tests {
     }
 
     #[test]
+    fn rgb_images_keep_their_channels_apart_and_encode_as_colour_type_2() {
+        use std::io::Read;
+        // A 1×2 RGB image (channel-major): left pixel pure red, right pixel pure blue, in a box
+        // [-1, 1] so that -1 is 0 and 1 is 255.
+        let format = ImageFormat {
+            shape: [3, 1, 2],
+            lo: -1.0,
+            hi: 1.0,
+        };
+        let image = vec![1.0, -1.0, -1.0, -1.0, -1.0, 1.0];
+        let img = image_rows(&[vec![image]], format, 1).unwrap();
+        assert_eq!(img.channels(), 3);
+        assert_eq!(img.get(GAP, GAP), &[255, 0, 0]);
+        assert_eq!(img.get(GAP + 1, GAP), &[0, 0, 255]);
+        assert_eq!(img.get(0, 0), &[255, 255, 255], "the gap is white");
+        let png = img.encode_png();
+        assert_eq!(png[25], 2, "colour type RGB");
+        let len = u32::from_be_bytes(png[33..37].try_into().unwrap()) as usize;
+        let mut raw = Vec::new();
+        flate2::read::ZlibDecoder::new(&png[41..41 + len])
+            .read_to_end(&mut raw)
+            .unwrap();
+        let stride = 1 + 3 * img.width() as usize;
+        assert_eq!(raw.len(), stride * img.height() as usize);
+        let row = &raw[GAP as usize * stride..(GAP as usize + 1) * stride];
+        let at = 1 + 3 * GAP as usize;
+        assert_eq!(&row[at..at + 6], &[255, 0, 0, 0, 0, 255]);
+    }
+
+    #[test]
+    fn formats_that_cannot_be_drawn_are_refused() {
+        for format in [
+            ImageFormat::unit([2, 4, 4]),
+            ImageFormat::unit([1, 0, 4]),
+            ImageFormat {
+                shape: [1, 2, 2],
+                lo: 1.0,
+                hi: 1.0,
+            },
+        ] {
+            assert!(matches!(
+                image_rows(&[], format, 1),
+                Err(FigureError::Format(_))
+            ));
+        }
+    }
+
+    #[test]
     fn image_rows_places_each_image_in_its_cell() {
         let (black, white) = (vec![0.0; 4], vec![1.0; 4]);
-        let img = image_rows(&[vec![black.clone(), white.clone()], vec![white]], 2, 1).unwrap();
+        let img = image_rows(&[vec![black.clone(), white.clone()], vec![white]], GREY2, 1).unwrap();
         assert_eq!(img.width(), 2 * (2 + GAP) + GAP);
         assert_eq!(img.height(), 2 * (2 + GAP) + GAP);
-        assert_eq!(img.get(GAP, GAP), 0);
-        assert_eq!(img.get(2 * GAP + 2, GAP), 255);
-        assert!(image_rows(&[vec![vec![0.0; 3]]], 2, 1).is_err());
+        assert_eq!(img.get(GAP, GAP), &[0]);
+        assert_eq!(img.get(2 * GAP + 2, GAP), &[255]);
+        assert!(matches!(
+            image_rows(&[vec![vec![0.0; 3]]], GREY2, 1),
+            Err(FigureError::Shape { .. })
+        ));
     }
 
     #[test]
     fn heatmap_is_black_for_one_white_for_zero() {
         let img = heatmap(&[vec![1.0, 0.0], vec![0.5, f64::NAN]], 4).unwrap();
         assert_eq!((img.width(), img.height()), (11, 11));
-        assert_eq!(img.get(1, 1), 0);
-        assert_eq!(img.get(6, 1), 255);
-        assert_eq!(img.get(1, 6), 128);
+        assert_eq!(img.get(1, 1), &[0]);
+        assert_eq!(img.get(6, 1), &[255]);
+        assert_eq!(img.get(1, 6), &[128]);
         assert!(heatmap(&[vec![1.0], vec![0.0, 1.0]], 4).is_err());
     }
 }

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use blindspot_attack::AttackResult;
 use blindspot_attack::distortion::rms;
 use blindspot_data::Dataset;
 use blindspot_models::Bounds;
@@ -47,6 +48,25 @@ fn check(what: &str, expected: usize, found: usize) -> Result<()> {
             expected,
             found,
         })
+    }
+}
+
+/// Which of `p` attack rows hold the clean image (no perturbation was needed): `at_goal`, or
+/// for files that predate it, `misclassified` with distortion 0.
+fn clean_rows(tensors: &HashMap<String, NamedTensor>, p: usize) -> Result<Vec<bool>> {
+    if let Some(at_goal) = tensors.get("at_goal") {
+        check("`at_goal`", p, at_goal.values.len())?;
+        return Ok(at_goal.values.iter().map(|&v| v > 0.5).collect());
+    }
+    match (tensors.get("misclassified"), tensors.get("distortion")) {
+        (Some(m), Some(d)) => {
+            check("`misclassified`", p, m.values.len())?;
+            check("`distortion`", p, d.values.len())?;
+            Ok((0..p)
+                .map(|i| m.values[i] > 0.5 && d.values[i] == 0.0)
+                .collect())
+        }
+        _ => Ok(vec![false; p]),
     }
 }
 
@@ -96,10 +116,56 @@ impl ExampleSet {
         })
     }
 
+    /// The adversarial examples of an attack run in this process: the rows of `result` whose
+    /// goal a perturbation reached ([`AttackResult::perturbed`]), with their clean images
+    /// taken from `images` (the attacked images, `[N, dim]` row-major) and their true labels.
+    /// `bounds` is the attacked model's box.
+    pub fn from_result(
+        model: &str,
+        images: &[f32],
+        result: &AttackResult,
+        bounds: Bounds,
+    ) -> Result<Self> {
+        let dim = result.dim;
+        let mut original = Vec::new();
+        let mut perturbed = Vec::new();
+        let mut labels = Vec::new();
+        for i in result.perturbed() {
+            let p = result.problems[i];
+            let clean = images
+                .get(p.image * dim..(p.image + 1) * dim)
+                .ok_or_else(|| TransferError::Shape {
+                    what: "attacked images".into(),
+                    expected: (p.image + 1) * dim,
+                    found: images.len(),
+                })?;
+            original.extend_from_slice(clean);
+            perturbed.extend_from_slice(result.adversarial(i));
+            labels.push(u32::try_from(p.label).map_err(|_| {
+                TransferError::InvalidParameter(format!("label {} of example {i}", p.label))
+            })?);
+        }
+        Self::new(
+            Perturbation::Adversarial {
+                model: model.into(),
+            },
+            original,
+            perturbed,
+            labels,
+            dim,
+            bounds,
+        )
+    }
+
     /// The successful adversarial examples of an attack's results
     /// (`blindspot_attack::files::load_tensors`): tensors `x`, `x_adv` `[P, dim]` or
-    /// `[P, C, H, W]` (flattened to `dim = C·H·W`), `label` and `success` `[P]`. `bounds` is the attacked model's box. Labels are class indices stored
-    /// as `f32`, exact up to 2²⁴; a negative, fractional or non-finite one is an error.
+    /// `[P, C, H, W]` (flattened to `dim = C·H·W`), `label` and `success` `[P]`. `bounds` is
+    /// the attacked model's box. Labels are class indices stored as `f32`, exact up to 2²⁴; a
+    /// negative, fractional or non-finite one is an error.
+    ///
+    /// Clean images are left out: rows whose image already reached the goal without a
+    /// perturbation (`at_goal`, or in files without it, a misclassified image at distortion 0),
+    /// which would otherwise count as "adversarial" examples the source model gets wrong.
     pub fn from_attack(
         model: &str,
         tensors: &HashMap<String, NamedTensor>,
@@ -121,7 +187,10 @@ impl ExampleSet {
         check("`x`", p * dim, x.values.len())?;
         check("`label`", p, label.values.len())?;
         check("`success`", p, success.values.len())?;
-        let keep: Vec<usize> = (0..p).filter(|&i| success.values[i] > 0.5).collect();
+        let clean = clean_rows(tensors, p)?;
+        let keep: Vec<usize> = (0..p)
+            .filter(|&i| success.values[i] > 0.5 && !clean[i])
+            .collect();
         let rows = |v: &[f32]| -> Vec<f32> {
             keep.iter()
                 .flat_map(|&i| v[i * dim..(i + 1) * dim].iter().copied())

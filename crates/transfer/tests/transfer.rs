@@ -354,3 +354,59 @@ fn matched_noise_in_another_box_stays_in_it_and_matches_each_rms() {
     assert!(noisy.perturbed.iter().all(|v| (-1.0..=2.0).contains(v)));
     assert!(noisy.perturbed.iter().any(|v| !(0.0..=1.0).contains(v)));
 }
+
+#[test]
+fn clean_images_already_at_the_goal_stay_out_of_example_sets() {
+    // Rows 0 and 2 reached the goal without a perturbation: `at_goal` in current files; in
+    // files that predate it, misclassified at distortion 0.
+    let mut tensors = attack_tensors(&[1.0, 2.0, 3.0, 4.0], &[1, 2, 2]);
+    let t = |values: Vec<f32>| NamedTensor {
+        shape: vec![4],
+        values,
+    };
+    tensors.insert("at_goal".into(), t(vec![1.0, 0.0, 1.0, 0.0]));
+    let set = ExampleSet::from_attack("m", &tensors, Bounds::UNIT).unwrap();
+    assert_eq!(set.labels, vec![2, 4]);
+    tensors.remove("at_goal");
+    tensors.insert("misclassified".into(), t(vec![1.0, 1.0, 1.0, 0.0]));
+    tensors.insert("distortion".into(), t(vec![0.0, 0.05, 0.0, 0.04]));
+    let set = ExampleSet::from_attack("m", &tensors, Bounds::UNIT).unwrap();
+    assert_eq!(
+        set.labels,
+        vec![2, 4],
+        "a misclassified image that was perturbed stays"
+    );
+    // And through the attack's own files: an image the model gets wrong is no example.
+    let device = Device::flex();
+    let data = images(20);
+    let model = half_model(0, &device);
+    let mut labels: Vec<usize> = data.labels.iter().map(|&l| l as usize).collect();
+    labels[3] = (labels[3] + 1) % 10;
+    let x = Tensor::<2>::from_data(
+        TensorData::new(data.images.clone(), [data.len(), D]),
+        &device,
+    );
+    let config = AttackConfig::default();
+    let result = LbfgsAttack::new(config.clone())
+        .run(&model, x, &labels, &mut Quiet)
+        .unwrap();
+    assert!(result.at_goal[3] && result.success[3]);
+    let dir = tempfile::tempdir().unwrap();
+    let summary = AttackSummary::new(&result, &config, "m", "train", "test");
+    files::save(dir.path(), &data.images, &result, &summary).unwrap();
+    let set = ExampleSet::from_attack("m", &files::load_tensors(dir.path()).unwrap(), Bounds::UNIT)
+        .unwrap();
+    assert_eq!(set.len(), result.success.iter().filter(|&&s| s).count() - 1);
+    assert!(!set.labels.is_empty());
+    // The same set straight from the result, without the files.
+    let direct = ExampleSet::from_result("m", &data.images, &result, Bounds::UNIT).unwrap();
+    assert_eq!(
+        (
+            &direct.original,
+            &direct.perturbed,
+            &direct.labels,
+            direct.dim
+        ),
+        (&set.original, &set.perturbed, &set.labels, set.dim)
+    );
+}

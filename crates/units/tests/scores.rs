@@ -139,7 +139,7 @@ fn measurement_on_a_clustered_identity_layer() {
         ..UnitsConfig::default()
     };
     for (name, device) in test_devices() {
-        let m = measure(&Identity, &set, &reference, &config, &device).unwrap();
+        let m = measure(&Identity(d), &set, &reference, &config, &device).unwrap();
         assert_eq!((m.layers, m.width), (1, d), "{name}");
         let natural = &m.scores[0];
         assert_eq!(natural.group, "natural");
@@ -157,7 +157,7 @@ fn measurement_on_a_clustered_identity_layer() {
             directions: DirectionChoice::Natural,
             ..config.clone()
         };
-        let m = measure(&Identity, &set, &reference, &only, &device).unwrap();
+        let m = measure(&Identity(d), &set, &reference, &only, &device).unwrap();
         assert!(m.random.is_none());
         assert!(m.stats[0].test("natural", "random").is_none());
         assert!(m.stats[0].test("natural", "images").is_some());
@@ -166,5 +166,5 @@ fn measurement_on_a_clustered_identity_layer() {
         features: &x[..10],
         dim: d,
     };
-    assert!(measure(&Identity, &set, &short, &config, &test_devices()[0].1).is_err());
+    assert!(measure(&Identity(d), &set, &short, &config, &test_devices()[0].1).is_err());
 }

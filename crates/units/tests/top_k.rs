@@ -12,7 +12,7 @@ fn top_k_of_a_unit_are_the_images_with_the_largest_coordinate() {
     let units = Directions::units(d, None).unwrap();
     for (name, device) in test_devices() {
         // Batches of 50 do not divide 203: the last batch is short.
-        let tops = top_k(&Identity, 0, &x, d, &[&units], k, 50, &device).unwrap();
+        let tops = top_k(&Identity(d), 0, &x, d, &[&units], k, 50, &device).unwrap();
         let top = &tops[0];
         assert_eq!((top.k, top.directions), (k, d));
         for i in 0..d {
@@ -35,7 +35,7 @@ fn top_k_of_a_random_direction_maximizes_the_projection() {
     let units = Directions::units(d, Some(2)).unwrap();
     for (name, device) in test_devices() {
         // Two sets in one pass: each keeps its own rows.
-        let tops = top_k(&Identity, 0, &x, d, &[&units, &random], k, 64, &device).unwrap();
+        let tops = top_k(&Identity(d), 0, &x, d, &[&units, &random], k, 64, &device).unwrap();
         assert_eq!(tops[0].directions, 2);
         assert_eq!(
             tops[0].row(1),
@@ -66,20 +66,20 @@ fn constant_unit_is_degenerate_and_bad_inputs_are_errors() {
     }
     let units = Directions::units(d, None).unwrap();
     for (_, device) in test_devices() {
-        let top = &top_k(&Identity, 0, &x, d, &[&units], 5, 8, &device).unwrap()[0];
+        let top = &top_k(&Identity(d), 0, &x, d, &[&units], 5, 8, &device).unwrap()[0];
         assert!(top.degenerate(1));
         assert!(!top.degenerate(0) && !top.degenerate(2));
         assert!(matches!(
-            top_k(&Identity, 1, &x, d, &[&units], 5, 8, &device),
+            top_k(&Identity(d), 1, &x, d, &[&units], 5, 8, &device),
             Err(UnitsError::NoSuchLayer {
                 layer: 1,
                 layers: 1
             })
         ));
-        assert!(top_k(&Identity, 0, &x, d, &[&units], n + 1, 8, &device).is_err());
-        assert!(top_k(&Identity, 0, &x[1..], d, &[&units], 5, 8, &device).is_err());
+        assert!(top_k(&Identity(d), 0, &x, d, &[&units], n + 1, 8, &device).is_err());
+        assert!(top_k(&Identity(d), 0, &x[1..], d, &[&units], 5, 8, &device).is_err());
         let wide = Directions::units(d + 1, None).unwrap();
-        assert!(top_k(&Identity, 0, &x, d, &[&wide], 5, 8, &device).is_err());
+        assert!(top_k(&Identity(d), 0, &x, d, &[&wide], 5, 8, &device).is_err());
     }
     assert!(matches!(
         Directions::natural(3, vec![3]),

@@ -173,7 +173,8 @@ pub fn up_to_date_or_attack(
     let dir = attack_dir(&common.out, model, split, config.goal);
     match files::load_summary(&dir) {
         Ok(s)
-            if s.config.same_attack(config)
+            if s.format == files::FORMAT_VERSION
+                && s.config.same_attack(config)
                 && s.images == images.len()
                 && !retrained.iter().any(|r| r == model) =>
         {

@@ -15,13 +15,13 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use blindspot_attack::files::load_tensors;
+use blindspot_attack::files::{input_shape_of, load_tensors};
 use blindspot_attack::{AttackConfig, Goal};
 use blindspot_data::{Split, write_atomic};
 use blindspot_models::alexnet::AlexNetConfig;
 use blindspot_models::{ModelRun, Scale, checkpoint, error_rate};
 use blindspot_models::{Optimizer, TrainConfig};
-use blindspot_report::figures::{grid, save_png};
+use blindspot_report::figures::{ImageFormat, grid, save_png};
 use blindspot_report::{
     AdvTrainResult, DistortionResult, LbfgsResult, ModelResult, PaperTables, SpectralResults,
     TransferResults, UnitsResult, render_advtrain_section, render_distortion_section,
@@ -536,6 +536,7 @@ impl ReproduceArgs {
                 id: id.clone(),
                 images: n,
                 split: Split::Train.name().into(),
+                misclassified: readings[0].misclassified,
                 untargeted_mean: readings[0].mean_distortion,
                 untargeted_success: readings[0].success_rate,
                 random_mean: readings[1].mean_distortion,
@@ -556,9 +557,19 @@ impl ReproduceArgs {
     fn figures(&self, id: &str, attack: &Path) -> anyhow::Result<()> {
         const ROWS: usize = 8;
         let t = load_tensors(attack).with_context(|| format!("reading {}", attack.display()))?;
-        let (x, adv, ok) = (&t["x"], &t["x_adv"], &t["success"]);
-        let dim = x.shape[1];
-        let rows: Vec<(Vec<f32>, Vec<f32>)> = (0..x.shape[0])
+        let get = |name: &str| {
+            t.get(name)
+                .with_context(|| format!("{}: no tensor `{name}`", attack.display()))
+        };
+        let (x, adv, ok) = (get("x")?, get("x_adv")?, get("success")?);
+        let shape = input_shape_of(&t).with_context(|| format!("reading {}", attack.display()))?;
+        let dim: usize = shape.iter().product();
+        anyhow::ensure!(
+            x.values.len() == ok.values.len() * dim && adv.values.len() == x.values.len(),
+            "{}: inconsistent tensor shapes",
+            attack.display()
+        );
+        let rows: Vec<(Vec<f32>, Vec<f32>)> = (0..ok.values.len())
             .filter(|&i| ok.values[i] > 0.5)
             .take(ROWS)
             .map(|i| {
@@ -580,10 +591,13 @@ impl ReproduceArgs {
             .collect();
         let dir = self.common.out.join("report").join("figures");
         save_png(
-            &grid(&rows, 28, 3)?,
+            &grid(&rows, ImageFormat::unit(shape), 3)?,
             &dir.join(format!("{id}-adversarial.png")),
         )?;
-        save_png(&grid(&noisy, 28, 3)?, &dir.join(format!("{id}-noise.png")))?;
+        save_png(
+            &grid(&noisy, ImageFormat::unit(shape), 3)?,
+            &dir.join(format!("{id}-noise.png")),
+        )?;
         Ok(())
     }
 

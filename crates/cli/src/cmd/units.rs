@@ -26,10 +26,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use blindspot_data::{Dataset, IMAGE_PIXELS, Mnist, Split, write_atomic};
+use blindspot_data::{Dataset, IMAGE_PIXELS, IMAGE_SIDE, Mnist, Split, write_atomic};
 use blindspot_models::Scale;
 use blindspot_models::checkpoint::{self, NamedTensor, encode_safetensors};
-use blindspot_report::figures::{image_rows, save_png};
+use blindspot_report::figures::{ImageFormat, image_rows, save_png};
 use blindspot_report::render_units_section;
 use blindspot_report::units::UnitsResult;
 use blindspot_units::{
@@ -434,6 +434,7 @@ fn write_figures(
         format!("{model}-layer{layer}-units")
     };
     let image = |i: usize| test.images[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS].to_vec();
+    let shape = [1, IMAGE_SIDE, IMAGE_SIDE];
     let mut links = [None, None];
     for (slot, (kind, entry)) in [("natural", &m.natural), ("random", &m.random)]
         .into_iter()
@@ -447,7 +448,7 @@ fn write_figures(
             .collect();
         let name = format!("{stem}-{kind}.png");
         let path = out.join("report").join("figures").join(&name);
-        save_png(&image_rows(&grid, 28, 2)?, &path)
+        save_png(&image_rows(&grid, ImageFormat::unit(shape), 2)?, &path)
             .with_context(|| format!("writing {}", path.display()))?;
         links[slot] = Some(format!("figures/{name}"));
     }

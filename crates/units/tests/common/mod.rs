@@ -7,8 +7,8 @@ use burn::prelude::*;
 #[allow(unused_imports)]
 pub use blindspot_testing::{Lcg, test_devices};
 
-/// A "model" whose only hidden layer is the identity: `φ(x) = x`.
-pub struct Identity;
+/// A "model" on inputs of the given width whose only hidden layer is the identity: `φ(x) = x`.
+pub struct Identity(pub usize);
 
 impl Classifier for Identity {
     fn logits(&self, x: Tensor<2>) -> Tensor<2> {
@@ -17,6 +17,10 @@ impl Classifier for Identity {
 
     fn activations(&self, x: Tensor<2>) -> Vec<Tensor<2>> {
         vec![x]
+    }
+
+    fn input_shape(&self) -> [usize; 3] {
+        [1, 1, self.0]
     }
 
     fn num_classes(&self) -> usize {
