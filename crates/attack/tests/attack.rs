@@ -474,3 +474,32 @@ fn non_finite_logits_are_an_error_not_a_misclassification() {
         );
     }
 }
+
+#[test]
+fn a_summary_without_successes_reads_back_with_nan_means() {
+    let device = Device::flex();
+    let model = linear_model(&device, 7);
+    let (x, labels) = images(2, 8);
+    // One solver run at a huge c: the distortion term wins, no image is moved across.
+    let cfg = AttackConfig {
+        initial_c: 1e4,
+        max_c: 1e4,
+        search_steps: 1,
+        ..config(Goal::Untargeted)
+    };
+    let result = LbfgsAttack::new(cfg.clone())
+        .run(&model, upload(&x, &device), &labels, &mut Quiet)
+        .unwrap();
+    assert_eq!(result.success_rate(), 0.0);
+    let summary = AttackSummary::new(&result, &cfg, "linear", "test", "flex");
+    assert!(summary.mean_distortion.is_nan());
+    let dir = tempfile::tempdir().unwrap();
+    files::save(dir.path(), &x, &result, &summary).unwrap();
+    let json = std::fs::read_to_string(dir.path().join(files::SUMMARY_FILE)).unwrap();
+    assert!(json.contains("\"mean_distortion\": null"), "{json}");
+    let loaded = files::load_summary(dir.path()).unwrap_or_else(|e| panic!("{e}\n{json}"));
+    assert!(loaded.mean_distortion.is_nan() && loaded.median_distortion.is_nan());
+    assert!(loaded.mean_l2.is_nan());
+    assert_eq!(loaded.format, files::FORMAT_VERSION);
+    assert_eq!(loaded.input_shape, Some([1, 28, 28]));
+}

@@ -8,6 +8,7 @@ use burn::tensor::Device;
 use clap::Args;
 
 use crate::backend::Backend;
+use blindspot_models::{checkpoint, paper_models};
 
 /// Where the data come from, where results go, and which backend computes.
 #[derive(Args, Debug, Clone)]
@@ -82,12 +83,49 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    /// The model directory.
+    /// The model directory, checked to hold a saved model (before any data is fetched): a
+    /// missing one names the trained ids under `<out>/models/`, the catalogue's ids and how
+    /// to train it.
     pub fn dir(&self, common: &CommonArgs) -> anyhow::Result<PathBuf> {
-        match (&self.model_file, &self.model) {
-            (Some(d), _) => Ok(d.clone()),
-            (None, Some(id)) => Ok(common.model_dir(id)),
+        let (dir, id) = match (&self.model_file, &self.model) {
+            (Some(d), _) => (d.clone(), None),
+            (None, Some(id)) => (common.model_dir(id), Some(id)),
             (None, None) => anyhow::bail!("give --model or --model-file"),
+        };
+        if dir.join(checkpoint::META_FILE).is_file() {
+            return Ok(dir);
+        }
+        let trained: Vec<String> = std::fs::read_dir(common.out.join("models"))
+            .map(|entries| {
+                let mut ids: Vec<String> = entries
+                    .flatten()
+                    .filter(|e| e.path().join(checkpoint::META_FILE).is_file())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
+                ids.sort();
+                ids
+            })
+            .unwrap_or_default();
+        let known: Vec<&str> = paper_models().iter().map(|m| m.name).collect();
+        let trained = if trained.is_empty() {
+            "none".to_string()
+        } else {
+            trained.join(", ")
+        };
+        match id {
+            Some(id) => anyhow::bail!(
+                "no trained model `{id}` in {} (no {}); trained there: {trained}. Train it \
+                 first: `blindspot train --model {id}` (the paper's models: {}) or `blindspot \
+                 reproduce`",
+                dir.display(),
+                checkpoint::META_FILE,
+                known.join(", ")
+            ),
+            None => anyhow::bail!(
+                "{} holds no saved model (no {})",
+                dir.display(),
+                checkpoint::META_FILE
+            ),
         }
     }
 }

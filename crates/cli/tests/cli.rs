@@ -86,3 +86,33 @@ fn help_documents_every_subcommand() {
         assert!(text.contains(sub), "{sub} missing from --help");
     }
 }
+
+#[test]
+fn attacking_a_model_that_was_never_trained_says_how_to_train_it_before_any_data_is_read() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().to_str().unwrap();
+    // No data and no network: an error about MNIST would mean the data came first.
+    let missing_data = out_dir.path().join("no-mnist");
+    for command in ["attack", "eval"] {
+        let result = blindspot(&[
+            command,
+            "--model",
+            "n100-100-10",
+            "--out",
+            out,
+            "--offline",
+            "--data-dir",
+            missing_data.to_str().unwrap(),
+        ]);
+        assert!(!result.status.success());
+        let err = String::from_utf8(result.stderr).unwrap();
+        assert!(
+            err.contains("no trained model `n100-100-10`")
+                && err.contains("blindspot train --model n100-100-10")
+                && err.contains("softmax1")
+                && err.contains("trained there: none"),
+            "{command}: {err}"
+        );
+        assert!(!missing_data.exists(), "{command} touched the data store");
+    }
+}

@@ -54,8 +54,9 @@ impl LayerChain for Cnn {
 }
 
 /// One epoch of Adam, batches of 64, the usual Burn way.
-fn train(data: &Dataset, width: usize, device: &Device) -> Cnn {
+fn train(data: &Dataset, width: usize, seed: u64, device: &Device) -> Cnn {
     let device = device.clone().autodiff();
+    device.seed(seed);
     let mut model = Cnn {
         conv: Conv2dConfig::new([1, 8], [5, 5]).init(&device),
         pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
@@ -82,8 +83,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let test = mnist.split(Split::Test).head(1_000, Split::Test)?;
     let device = Device::flex();
     let (a, b) = (
-        train(&train_set, 64, &device),
-        train(&train_set, 128, &device),
+        train(&train_set, 64, 0, &device),
+        train(&train_set, 128, 1, &device),
     );
     let wrap = |net| ImageClassifier::new(net, [1, 28, 28], Cnn::forward);
     let (model_a, model_b) = (wrap(&a)?.with_hidden(|m, x| vec![m.hidden(x)]), wrap(&b)?);

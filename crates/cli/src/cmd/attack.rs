@@ -65,6 +65,7 @@ pub struct AttackArgs {
 impl AttackArgs {
     /// Runs the attack and writes its files.
     pub fn run(self) -> anyhow::Result<()> {
+        self.common.device()?; // an unavailable backend is the first thing to report
         let model_dir = self.which.dir(&self.common)?;
         let config = AttackConfig {
             goal: self.goal,

@@ -22,8 +22,8 @@ pub struct EvalArgs {
 impl EvalArgs {
     /// Loads the model and prints its error on each split.
     pub fn run(self) -> anyhow::Result<()> {
-        let dir = self.which.dir(&self.common)?;
         let device = self.common.device()?;
+        let dir = self.which.dir(&self.common)?;
         let (model, meta) = checkpoint::load(&dir, &device)
             .with_context(|| format!("loading {}", dir.display()))?;
         let mnist = self.common.mnist()?;

@@ -17,7 +17,7 @@ use std::time::Instant;
 use anyhow::Context;
 use blindspot_data::write_atomic;
 use blindspot_models::alexnet::AlexNetConfig;
-use blindspot_models::checkpoint;
+use blindspot_models::{Classifier, checkpoint};
 use blindspot_report::{
     CertificateRow, PaperTables, SpectralLayerRow, SpectralResults, render_spectral_section,
 };
@@ -278,13 +278,14 @@ fn mnist_model(
     };
     let (x, label, l2, success) = (get("x")?, get("label")?, get("l2")?, get("success")?);
     let n = label.values.len();
+    let dim = model.input_len();
     anyhow::ensure!(
-        x.values.len() == n * 784 && l2.values.len() == n && success.values.len() == n,
+        x.values.len() == n * dim && l2.values.len() == n && success.values.len() == n,
         "{}: inconsistent tensor shapes",
         attack_dir.display()
     );
     let misclassified = t.get("misclassified").map(|m| m.values.clone());
-    let xs = Tensor::<2>::from_data(TensorData::new(x.values.clone(), [n, 784]), device);
+    let xs = Tensor::<2>::from_data(TensorData::new(x.values.clone(), [n, dim]), device);
     let certs = certify_with(&model, xs, l)?;
     let mut csv = String::from("index,label,predicted,margin,certified_l2,attack_l2,ratio\n");
     let (mut cert_sum, mut attack_sum, mut ratio_sum, mut max_ratio) = (0.0, 0.0, 0.0, 0.0f64);

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use blindspot_data::{Dataset, IMAGE_PIXELS, IMAGE_SIDE, Mnist, Split, write_atomic};
+use blindspot_data::{Dataset, Mnist, Split, write_atomic};
 use blindspot_models::Scale;
 use blindspot_models::checkpoint::{self, NamedTensor, encode_safetensors};
 use blindspot_report::figures::{ImageFormat, image_rows, save_png};
@@ -308,14 +308,14 @@ fn reference_features(
             dir.display()
         )
     })?;
-    let (layers, _) = layer_width(&model, 0, IMAGE_PIXELS, device)?;
+    let (layers, _) = layer_width(&model, 0, test.shape.len(), device)?;
     anyhow::ensure!(layers > 0, "the reference model {id} has no hidden layer");
     let layer = layers - 1;
     let (features, dim) = layer_features(
         &model,
         layer,
         &test.images,
-        IMAGE_PIXELS,
+        test.shape.len(),
         batch_size,
         device,
     )?;
@@ -336,7 +336,7 @@ fn run_job(
     let dir = &job.model_dir;
     let (model, meta) =
         checkpoint::load(dir, device).with_context(|| format!("loading {}", dir.display()))?;
-    let (layers, _) = layer_width(&model, 0, IMAGE_PIXELS, device)
+    let (layers, _) = layer_width(&model, 0, test.shape.len(), device)
         .with_context(|| format!("{} has no hidden layer to look at", meta.name))?;
     let layer = job.layer.unwrap_or(layers - 1);
     let reference_id = job
@@ -369,7 +369,7 @@ fn run_job(
     let set = ImageSet {
         images: &test.images,
         labels: &test.labels,
-        input_dim: IMAGE_PIXELS,
+        input_dim: test.shape.len(),
     };
     eprintln!(
         "units: {} layer {layer}, k = {}, on {} test images, reference {reference}",
@@ -433,8 +433,8 @@ fn write_figures(
     } else {
         format!("{model}-layer{layer}-units")
     };
-    let image = |i: usize| test.images[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS].to_vec();
-    let shape = [1, IMAGE_SIDE, IMAGE_SIDE];
+    let image = |i: usize| test.image(i).to_vec();
+    let shape = test.shape.dims();
     let mut links = [None, None];
     for (slot, (kind, entry)) in [("natural", &m.natural), ("random", &m.random)]
         .into_iter()
