@@ -157,7 +157,8 @@ impl TrainBenchArgs {
         }
         println!("{table}");
         let path = out.join("bench").join("train.md");
-        std::fs::write(&path, &table).with_context(|| format!("writing {}", path.display()))?;
+        blindspot_data::write_atomic(&path, table.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
         Ok(())
     }

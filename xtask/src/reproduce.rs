@@ -94,6 +94,9 @@ pub struct ReproduceArgs {
     /// initialization.
     #[arg(long)]
     pub alexnet_weights: Option<PathBuf>,
+    /// Run in an output directory that holds another scale's results (they are replaced).
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub data: DownloadArgs,
 }
@@ -121,6 +124,9 @@ impl ReproduceArgs {
         }
         if let Some(n) = self.jobs {
             args.extend(["--jobs".into(), n.to_string()]);
+        }
+        if self.force {
+            args.push("--force".into());
         }
         if let Some(w) = &self.alexnet_weights {
             args.extend([

@@ -43,6 +43,10 @@ pub struct AttackSummary {
     pub split: String,
     /// The backend it ran on.
     pub backend: String,
+    /// SHA-256 of the attacked checkpoint's weights file, when the attack ran on a saved
+    /// checkpoint: an attack is reused only while the checkpoint on disk has these weights.
+    #[serde(default)]
+    pub weights_sha256: Option<String>,
     /// The attack's settings.
     pub config: AttackConfig,
     /// The shape of one input, `[C, H, W]` (absent in summaries of earlier versions).
@@ -157,6 +161,7 @@ impl AttackSummary {
             model: model.to_string(),
             split: split.to_string(),
             backend: backend.to_string(),
+            weights_sha256: None,
             config: config.clone(),
             input_shape: Some(result.input_shape),
             images,

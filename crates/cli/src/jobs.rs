@@ -91,12 +91,15 @@ impl TrainJob {
         })
     }
 
-    /// The checkpoint's metadata if it is there with this job's fingerprint.
+    /// The checkpoint's metadata if it is there with this job's fingerprint and weights that
+    /// load (a truncated or foreign `model.safetensors` beside a good `model.json` is
+    /// retrained, not accepted and failed on later).
     pub fn up_to_date(&self, mnist: &Mnist) -> anyhow::Result<Option<checkpoint::ModelMeta>> {
         let fingerprint = self.fingerprint(mnist)?;
-        Ok(checkpoint::load_meta(&self.dir)
+        let meta = checkpoint::load_meta(&self.dir)
             .ok()
-            .filter(|m| m.fingerprint == fingerprint))
+            .filter(|m| m.fingerprint == fingerprint);
+        Ok(meta.filter(|_| checkpoint::load(&self.dir, &burn::tensor::Device::default()).is_ok()))
     }
 
     /// Trains and saves the model in this process.
@@ -433,6 +436,54 @@ mod tests {
             };
             assert_ne!(other.fingerprint(&mnist).unwrap(), fingerprint);
         }
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_recipe_version_or_with_cut_weights_is_stale() {
+        let mnist = fixture();
+        let out = scratch("recipe");
+        let job = job(&out, 7, None);
+        let run = job.run().unwrap();
+        let (train, test) = run_sizes(&run, &mnist, job.scale);
+        let write_meta = |fingerprint: String| {
+            let meta = checkpoint::ModelMeta {
+                name: run.id(),
+                model: run.spec.name.into(),
+                split: job.split.clone(),
+                config: serde_json::to_value(&run.spec.architecture).unwrap(),
+                train_config: serde_json::to_value(&job.config).unwrap(),
+                seed: 7,
+                data_sha256: String::new(),
+                train_examples: train,
+                train_error: 0.0,
+                test_error: 0.0,
+                train_seconds: 0.0,
+                backend: "flex".into(),
+                fingerprint,
+            };
+            let model = run
+                .spec
+                .architecture
+                .init(&burn::tensor::Device::flex())
+                .unwrap();
+            checkpoint::save(&model, &meta, &job.dir).unwrap();
+        };
+        let of_version = |v: u32| run.fingerprint_of_version(&job.config, train, test, v);
+        write_meta(of_version(blindspot_models::RECIPE_VERSION));
+        assert!(job.up_to_date(&mnist).unwrap().is_some());
+        // Trained by the code of the previous recipe version: to be retrained.
+        write_meta(of_version(blindspot_models::RECIPE_VERSION - 1));
+        assert!(job.up_to_date(&mnist).unwrap().is_none());
+        // The right fingerprint beside weights cut short by a kill: retrained too.
+        write_meta(of_version(blindspot_models::RECIPE_VERSION));
+        let weights = job.dir.join(checkpoint::WEIGHTS_FILE);
+        let bytes = std::fs::read(&weights).unwrap();
+        for cut in [bytes.len() / 2, bytes.len() - 1, 7] {
+            std::fs::write(&weights, &bytes[..cut]).unwrap();
+            assert!(job.up_to_date(&mnist).unwrap().is_none(), "cut at {cut}");
+        }
+        std::fs::write(&weights, &bytes).unwrap();
+        assert!(job.up_to_date(&mnist).unwrap().is_some());
     }
 
     /// Held by the tests that start processes: one of them writes an executable and runs it,

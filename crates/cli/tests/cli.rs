@@ -116,3 +116,76 @@ fn attacking_a_model_that_was_never_trained_says_how_to_train_it_before_any_data
         assert!(!missing_data.exists(), "{command} touched the data store");
     }
 }
+
+#[test]
+fn a_run_of_another_scale_refuses_an_output_directory_without_force() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().to_str().unwrap();
+    std::fs::write(
+        out_dir.path().join("scale.json"),
+        r#"{ "scale": "default" }"#,
+    )
+    .unwrap();
+    let missing_data = out_dir.path().join("no-mnist");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "reproduce",
+            "--scale",
+            "smoke",
+            "--out",
+            out,
+            "--offline",
+            "--data-dir",
+            missing_data.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let result = blindspot(&args);
+        assert!(!result.status.success());
+        String::from_utf8(result.stderr).unwrap()
+    };
+    let err = run(&[]);
+    assert!(
+        err.contains("holds default-scale results") && err.contains("--force"),
+        "{err}"
+    );
+    let marker = std::fs::read_to_string(out_dir.path().join("scale.json")).unwrap();
+    assert!(marker.contains("default"), "the marker is kept: {marker}");
+    // With --force the run goes on (and stops at the missing data), the directory now smoke's.
+    let err = run(&["--force"]);
+    assert!(err.contains("MNIST"), "{err}");
+    let marker = std::fs::read_to_string(out_dir.path().join("scale.json")).unwrap();
+    assert!(marker.contains("smoke"), "{marker}");
+}
+
+#[test]
+fn a_second_run_on_the_same_output_directory_is_refused_while_the_first_holds_it() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().to_str().unwrap();
+    let missing_data = out_dir.path().join("no-mnist");
+    let args = [
+        "reproduce",
+        "--scale",
+        "smoke",
+        "--out",
+        out,
+        "--offline",
+        "--data-dir",
+        missing_data.to_str().unwrap(),
+    ];
+    // This test process stands for a run in progress.
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(out_dir.path().join(".lock"))
+        .unwrap();
+    held.lock().unwrap();
+    let result = blindspot(&args);
+    assert!(!result.status.success());
+    let err = String::from_utf8(result.stderr).unwrap();
+    assert!(err.contains("another blindspot run is using"), "{err}");
+    // Released: the run goes on (and stops at the missing data).
+    held.unlock().unwrap();
+    let err = String::from_utf8(blindspot(&args).stderr).unwrap();
+    assert!(err.contains("MNIST"), "{err}");
+}

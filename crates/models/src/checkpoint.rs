@@ -325,6 +325,14 @@ pub fn save(model: &AnyModel, meta: &ModelMeta, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// SHA-256 of `dir/model.safetensors`: the identity of the weights a derived result (an attack,
+/// a certificate) was computed from, checked against the checkpoint on disk before reuse.
+pub fn weights_sha256(dir: &Path) -> Result<String> {
+    let path = dir.join(WEIGHTS_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| ModelError::io("reading", &path, e))?;
+    Ok(blindspot_data::files::sha256_hex(&bytes))
+}
+
 /// Reads `dir/model.json` alone.
 pub fn load_meta(dir: &Path) -> Result<ModelMeta> {
     let path = dir.join(META_FILE);

@@ -36,14 +36,34 @@ pub fn run_sizes(run: &ModelRun, mnist: &Mnist, scale: Scale) -> (usize, usize) 
     )
 }
 
+/// Version of the training code's fixed choices that no configuration records: the cosine
+/// schedule's floor, the optimizers' momentum and epsilon, the L-BFGS history and line search,
+/// the decay formula `λ Σw²/k`, the initializations, the autoencoder's pre-training. It is
+/// hashed into every [`ModelRun::fingerprint`], so raising it when one of them changes makes
+/// every saved checkpoint stale and `reproduce` retrains instead of reusing models of the old
+/// code. (Unversioned checkpoints, from before it existed, count as version 1.)
+pub const RECIPE_VERSION: u32 = 2;
+
 impl ModelRun {
     /// A digest of everything that determines the trained model: architecture, recipe, split,
-    /// sizes and data. Pipelines skip a run whose checkpoint carries the same fingerprint.
+    /// sizes, data and [`RECIPE_VERSION`]. Pipelines skip a run whose checkpoint carries the
+    /// same fingerprint.
     pub fn fingerprint(
         &self,
         config: &TrainConfig,
         train_examples: usize,
         test_examples: usize,
+    ) -> String {
+        self.fingerprint_of_version(config, train_examples, test_examples, RECIPE_VERSION)
+    }
+
+    /// [`Self::fingerprint`] as training code of recipe version `version` would compute it.
+    pub fn fingerprint_of_version(
+        &self,
+        config: &TrainConfig,
+        train_examples: usize,
+        test_examples: usize,
+        version: u32,
     ) -> String {
         let key = serde_json::json!({
             "architecture": self.spec.architecture,
@@ -52,6 +72,7 @@ impl ModelRun {
             "train_examples": train_examples,
             "test_examples": test_examples,
             "data": dataset_sha256(),
+            "recipe_version": version,
         });
         sha256_hex(key.to_string().as_bytes())
     }

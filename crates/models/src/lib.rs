@@ -46,7 +46,7 @@ pub use classifier::{
     Bounds, Classifier, InputShape, Mode, Trainable, flat_input_shape, input_len,
 };
 pub use error::{ModelError, Result};
-pub use fit::{fit_run, run_data, run_sizes};
+pub use fit::{RECIPE_VERSION, fit_run, run_data, run_sizes};
 pub use spec::{ModelRun, ModelSpec, PaperErrors, Scale, model_spec, paper_models};
 pub use train::{
     EpochReport, Optimizer, Silent, TrainConfig, TrainObserver, TrainReport, error_rate,

@@ -268,18 +268,12 @@ pub fn heatmap(values: &[Vec<f64>], cell: u32) -> Result<Raster, FigureError> {
     Ok(img)
 }
 
-/// Writes the grid as a PNG, atomically (temporary file, then rename).
+/// Writes the image as a PNG, atomically (a unique temporary file, synced, then renamed).
 pub fn save_png(img: &Raster, path: &Path) -> Result<(), FigureError> {
-    let err = |message: String| FigureError::Write {
+    blindspot_data::write_atomic(path, &img.encode_png()).map_err(|e| FigureError::Write {
         path: path.display().to_string(),
-        message,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
-    }
-    let tmp = path.with_extension("png.tmp");
-    std::fs::write(&tmp, img.encode_png()).map_err(|e| err(e.to_string()))?;
-    std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
+        message: e.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -130,6 +130,8 @@ pub fn attack_saved_model(
     out: &Path,
 ) -> anyhow::Result<AttackSummary> {
     let device = common.device()?;
+    let weights = checkpoint::weights_sha256(model_dir)
+        .with_context(|| format!("reading {}", model_dir.display()))?;
     let (model, meta) = checkpoint::load(model_dir, &device)
         .with_context(|| format!("loading {}", model_dir.display()))?;
     let model = model.valid();
@@ -147,22 +149,26 @@ pub fn attack_saved_model(
     .run(&model, x, &labels, &mut progress)
     .with_context(|| format!("attacking {}", meta.name))?;
     drop(progress);
-    let summary = AttackSummary::new(
-        &result,
-        config,
-        &meta.name,
-        split.name(),
-        common.backend.name(),
-    );
+    let summary = AttackSummary {
+        weights_sha256: Some(weights),
+        ..AttackSummary::new(
+            &result,
+            config,
+            &meta.name,
+            split.name(),
+            common.backend.name(),
+        )
+    };
     files::save(out, &images.images, &result, &summary)
         .with_context(|| format!("writing {}", out.display()))?;
     Ok(summary)
 }
 
 /// The summary of the attack in `<out>/attacks/<model>/<split>-<goal>` when it holds the same
-/// configuration (up to batching: [`AttackConfig::same_attack`]) and image count and `model`
-/// is not in `retrained`; otherwise runs the attack on `images` and writes it there. Returns
-/// the summary, the directory, and `true` when it was up to date.
+/// configuration (up to batching: [`AttackConfig::same_attack`]) and image count, was made on
+/// the weights the checkpoint `<out>/models/<model>` holds now (their SHA-256) and `model` is
+/// not in `retrained`; otherwise runs the attack on `images` and writes it there. Returns the
+/// summary, the directory, and `true` when it was up to date.
 pub fn up_to_date_or_attack(
     model: &str,
     images: &Dataset,
@@ -172,11 +178,15 @@ pub fn up_to_date_or_attack(
     retrained: &[String],
 ) -> anyhow::Result<(AttackSummary, PathBuf, bool)> {
     let dir = attack_dir(&common.out, model, split, config.goal);
+    let model_dir = common.model_dir(model);
+    let weights = checkpoint::weights_sha256(&model_dir).ok();
     match files::load_summary(&dir) {
         Ok(s)
             if s.format == files::FORMAT_VERSION
                 && s.config.same_attack(config)
                 && s.images == images.len()
+                && weights.is_some()
+                && s.weights_sha256 == weights
                 && !retrained.iter().any(|r| r == model) =>
         {
             eprintln!(
@@ -187,9 +197,70 @@ pub fn up_to_date_or_attack(
             Ok((s, dir, true))
         }
         _ => {
-            let model_dir = common.model_dir(model);
             let s = attack_saved_model(&model_dir, images, split, config, common, &dir)?;
             Ok((s, dir, false))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Backend;
+    use blindspot_data::splits::ImageShape;
+    use blindspot_models::checkpoint::ModelMeta;
+    use blindspot_models::model_spec;
+
+    /// Saves a softmax1 with fresh random weights under `<out>/models/softmax1`.
+    fn save_random_softmax(out: &Path) {
+        let spec = model_spec("softmax1").unwrap();
+        let model = spec.architecture.init(&Device::flex()).unwrap();
+        let meta = ModelMeta {
+            name: "softmax1".into(),
+            model: "softmax1".into(),
+            split: "train".into(),
+            config: serde_json::to_value(&spec.architecture).unwrap(),
+            train_config: serde_json::Value::Null,
+            seed: 0,
+            data_sha256: String::new(),
+            train_examples: 0,
+            train_error: 0.0,
+            test_error: 0.0,
+            train_seconds: 0.0,
+            backend: "flex".into(),
+            fingerprint: String::new(),
+        };
+        checkpoint::save(&model, &meta, &out.join("models").join("softmax1")).unwrap();
+    }
+
+    #[test]
+    fn an_attack_is_reused_only_while_the_checkpoint_holds_the_same_weights() {
+        let out = tempfile::tempdir().unwrap();
+        let common = CommonArgs {
+            backend: Backend::Flex,
+            out: out.path().to_owned(),
+            data_dir: None,
+            offline: true,
+            workers: Some(1),
+        };
+        let pixels = (0..4 * 784).map(|i| (i % 13) as f32 / 13.0).collect();
+        let images = Dataset::new(pixels, vec![0, 1, 2, 3], ImageShape::MNIST).unwrap();
+        let config = AttackConfig::default();
+        let attack = || {
+            up_to_date_or_attack("softmax1", &images, Split::Train, &config, &common, &[]).unwrap()
+        };
+        save_random_softmax(out.path());
+        let (first, _, reused) = attack();
+        assert!(!reused);
+        let digest = checkpoint::weights_sha256(&common.model_dir("softmax1")).unwrap();
+        assert_eq!(first.weights_sha256.as_deref(), Some(digest.as_str()));
+        assert!(attack().2, "same weights: the attack is reused");
+        // Retrained elsewhere (another process, another command): new weights, same config.
+        save_random_softmax(out.path());
+        let (second, _, reused) = attack();
+        assert!(!reused, "the old model's attack must not be reused");
+        let digest = checkpoint::weights_sha256(&common.model_dir("softmax1")).unwrap();
+        assert_eq!(second.weights_sha256.as_deref(), Some(digest.as_str()));
+        assert!(attack().2);
     }
 }

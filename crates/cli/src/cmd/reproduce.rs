@@ -68,6 +68,9 @@ pub struct ReproduceArgs {
     /// initialization, labeled as such in the report.
     #[arg(long)]
     pub alexnet_weights: Option<std::path::PathBuf>,
+    /// Run in an output directory that holds another scale's results (they are replaced).
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -92,6 +95,60 @@ struct StageTime {
     skipped: bool,
 }
 
+/// Takes the output directory for this run: an exclusive lock on `<out>/.lock`, held until the
+/// returned file is dropped (the OS releases it if the process dies), so that two runs never
+/// write the same checkpoints, attacks and tables at once.
+fn lock_out(out: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let path = out.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another blindspot run is using {} (it holds {}); wait for it or use another --out",
+            out.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
+/// The file in an output directory that says which scale its results are of.
+const SCALE_FILE: &str = "scale.json";
+
+/// Marks `out` as holding results of `scale`, refusing (unless `force`) a directory that holds
+/// another scale's: a smoke run would otherwise replace an hour of default-scale checkpoints
+/// and attacks under the same names.
+fn claim_scale(out: &Path, scale: Scale, force: bool) -> anyhow::Result<()> {
+    let path = out.join(SCALE_FILE);
+    let name = scale.to_string();
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let held: serde_json::Value = serde_json::from_slice(&bytes)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let held = held["scale"].as_str().unwrap_or("unknown").to_owned();
+            anyhow::ensure!(
+                held == name || force,
+                "{} holds {held}-scale results; a {name}-scale run would replace them. Use \
+                 another --out (e.g. {}) or pass --force",
+                out.display(),
+                out.with_file_name(format!("results-{name}")).display()
+            );
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let json = serde_json::to_vec_pretty(&serde_json::json!({ "scale": name }))?;
+    write_atomic(&path, &json).with_context(|| format!("writing {}", path.display()))
+}
+
 impl ReproduceArgs {
     /// Runs the pipeline.
     pub fn run(self) -> anyhow::Result<()> {
@@ -101,6 +158,8 @@ impl ReproduceArgs {
         );
         let started = Instant::now();
         let device = self.common.device()?;
+        let _lock = lock_out(&self.common.out)?;
+        claim_scale(&self.common.out, self.scale, self.force)?;
         let mut stages = Vec::new();
 
         let t = Instant::now();

@@ -270,6 +270,21 @@ fn mnist_model(
         );
         return Ok((rows, None));
     }
+    // The certificates are compared with this checkpoint's attack, not an older model's.
+    let made_on = blindspot_attack::files::load_summary(&attack_dir)
+        .with_context(|| format!("reading {}", attack_dir.display()))?
+        .weights_sha256;
+    let weights = checkpoint::weights_sha256(dir)?;
+    let (split, goal) = attack.split_once('-').unwrap_or(("train", attack));
+    anyhow::ensure!(
+        made_on.as_deref() == Some(weights.as_str()),
+        "{}: the attack was made on other weights than {} holds now (or does not say which); \
+         rerun it: `blindspot attack --model {id} --split {split} --goal {}` (or `blindspot \
+         reproduce`)",
+        attack_dir.display(),
+        dir.display(),
+        goal.replacen("target-", "target:", 1)
+    );
     let t = blindspot_attack::files::load_tensors(&attack_dir)
         .with_context(|| format!("reading {}", attack_dir.display()))?;
     let get = |name: &str| {
