@@ -5,7 +5,7 @@
 //! MNIST comes from the project's verified store (`BLINDSPOT_DATA_DIR` or the user cache),
 //! fetched there if missing, as `blindspot` itself does.
 
-use blindspot_advtrain::{Levels, Method, MlpTail, PoolConfig, train_mlp};
+use blindspot_advtrain::{AdvTrainError, Levels, Method, MlpTail, PoolConfig, train_mlp};
 use blindspot_attack::{AttackConfig, Goal, LbfgsAttack, Quiet};
 use blindspot_data::{Dataset, FetchOptions, Mnist, Split, ensure_mnist};
 use blindspot_models::mlp::{Activation, Mlp, MlpConfig};
@@ -59,10 +59,16 @@ fn the_tail_at_a_level_is_the_network_above_it_and_its_examples_stay_in_the_laye
                 "{name} level {level}: an example left the layer's box"
             );
         }
-        assert!(MlpTail::new(&model, 3).is_err());
+        assert!(matches!(
+            MlpTail::new(&model, 3),
+            Err(AdvTrainError::InvalidConfig(_))
+        ));
         let relu = mlp(&device, Activation::Relu);
-        assert!(MlpTail::new(&relu, 0).is_ok());
-        assert!(MlpTail::new(&relu, 1).is_err(), "ReLU layers are unbounded");
+        assert_eq!(MlpTail::new(&relu, 0).unwrap().width(), 784);
+        assert!(
+            matches!(MlpTail::new(&relu, 1), Err(AdvTrainError::InvalidConfig(_))),
+            "ReLU layers are unbounded"
+        );
     }
 }
 
@@ -72,7 +78,10 @@ fn levels_and_settings_are_checked() {
     assert_eq!(Levels::Hidden.levels(2), vec![1, 2]);
     assert_eq!(Levels::All.levels(2), vec![0, 1, 2]);
     assert_eq!("hidden".parse::<Levels>().unwrap(), Levels::Hidden);
-    assert!("middle".parse::<Levels>().is_err());
+    assert!(matches!(
+        "middle".parse::<Levels>(),
+        Err(AdvTrainError::InvalidConfig(_))
+    ));
     assert!(Method::dropout().validate().is_ok());
     assert!(
         Method::Dropout {
