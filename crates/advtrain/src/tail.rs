@@ -21,7 +21,7 @@ pub struct MlpTail<'a> {
 }
 
 impl<'a> MlpTail<'a> {
-    /// The tail above `level` (0: the whole network on the input box).
+    /// The tail above `level` (0: the whole network on its input box, [`Classifier::bounds`]).
     pub fn new(mlp: &'a Mlp, level: usize) -> Result<Self> {
         let hidden = mlp.layers.len().saturating_sub(1);
         if level > hidden {
@@ -30,7 +30,9 @@ impl<'a> MlpTail<'a> {
             )));
         }
         let bounds = match (level, mlp.activation) {
-            (0, _) => Bounds::UNIT,
+            // The input: the network's own box.
+            (0, _) => mlp.bounds(),
+            // The sigmoid's range, whatever the input box.
             (_, Activation::Sigmoid) => Bounds { lo: 0.0, hi: 1.0 },
             (_, Activation::Relu) => {
                 return Err(AdvTrainError::InvalidConfig(
@@ -46,12 +48,13 @@ impl<'a> MlpTail<'a> {
         self.level
     }
 
-    /// Width of the values the tail classifies (784 at level 0).
+    /// Width of the values the tail classifies (the network's input width at level 0).
     pub fn width(&self) -> usize {
         self.mlp.layers[self.level].weight.dims()[0]
     }
 
-    /// The values `φ_level(x)` of a batch of inputs `[batch, 784]` (the input itself at level 0).
+    /// The values `φ_level(x)` of a batch of inputs `[batch, input width]` (the input itself at
+    /// level 0).
     pub fn values(&self, x: Tensor<2>) -> Tensor<2> {
         if self.level == 0 {
             x

@@ -3,8 +3,11 @@
 //! For every problem (an image `x` with true label `y` and a goal), minimize
 //!
 //! ```text
-//! c · ‖r‖₂² + loss_f(x + r, l)    subject to  x + r ∈ [0, 1]^m
+//! c · ‖r‖₂² + loss_f(x + r, l)    subject to  x + r ∈ [lo, hi]^m
 //! ```
+//!
+//! with `[lo, hi]` the model's box ([`Classifier::bounds`]; the paper's `[0, 1]` for MNIST)
+//! and `m` its input's `C·H·W` values.
 //!
 //! **Norm.** The squared Euclidean norm: it is smooth (gradient `2r`), which L-BFGS needs, and
 //! its square root is what the paper reports (its distortion is the RMS of `r`, see
@@ -101,10 +104,10 @@ pub struct AttackConfig {
     pub success_margin: f32,
     /// Start each solver run from the previous run's solution instead of `x`.
     pub warm_start: bool,
-    /// Problems per device batch at most. The default, 256, keeps a batch's `[n, 784]` working
-    /// tensors within a CPU core's L2 cache: on flex with two workers it attacked 1,000 images
-    /// of N100-100-10 about 1.2× faster than 1,024 (128 was as fast, 64 slower). On a GPU use
-    /// thousands.
+    /// Problems per device batch at most. The default, 256, keeps a batch's `[n, C·H·W]`
+    /// working tensors of MNIST images within a CPU core's L2 cache: on flex with two workers
+    /// it attacked 1,000 images of N100-100-10 about 1.2× faster than 1,024 (128 was as fast,
+    /// 64 slower). Larger images want smaller batches on a CPU; on a GPU use thousands.
     pub batch_size: usize,
     /// Batches solved at the same time (at least 1), each by a job on rayon's global thread
     /// pool, so at most as many at once as that pool has threads (one per core unless
@@ -377,6 +380,29 @@ impl AttackResult {
     /// images already at the goal (distortion 0) are left out.
     pub fn successful_distortions(&self) -> Vec<f32> {
         self.perturbed().map(|i| self.distortion[i]).collect()
+    }
+}
+
+impl std::fmt::Display for AttackResult {
+    /// One line: `success 96% (48 of 50, 2 already at the goal), mean RMS distortion 0.0470,
+    /// 1.2 s`; the mean is over the examples a perturbation made ([`Self::perturbed`]), NaN
+    /// without any.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let reached = self.success.iter().filter(|&&s| s).count();
+        let at_goal = self.at_goal.iter().filter(|&&a| a).count();
+        let distortions = self.successful_distortions();
+        let mean =
+            distortions.iter().map(|&d| f64::from(d)).sum::<f64>() / distortions.len() as f64;
+        write!(
+            f,
+            "success {:.0}% ({reached} of {}",
+            100.0 * self.success_rate(),
+            self.success.len()
+        )?;
+        if at_goal > 0 {
+            write!(f, ", {at_goal} already at the goal")?;
+        }
+        write!(f, "), mean RMS distortion {mean:.4}, {:.1} s", self.seconds)
     }
 }
 

@@ -5,7 +5,8 @@ mod common;
 
 use blindspot_attack::files::{self, AttackSummary};
 use blindspot_attack::{
-    AttackConfig, AttackError, Goal, LbfgsAttack, LinearModel, Quiet, TargetedLoss,
+    AttackConfig, AttackError, AttackResult, Goal, LbfgsAttack, LinearModel, Problem, Quiet,
+    TargetedLoss,
 };
 use blindspot_models::{Bounds, Classifier};
 use burn::prelude::*;
@@ -502,4 +503,42 @@ fn a_summary_without_successes_reads_back_with_nan_means() {
     assert!(loaded.mean_l2.is_nan());
     assert_eq!(loaded.format, files::FORMAT_VERSION);
     assert_eq!(loaded.input_shape, Some([1, 28, 28]));
+}
+
+#[test]
+fn a_result_prints_its_success_and_the_mean_distortion_of_the_examples_it_made() {
+    // Four problems: two perturbed (RMS 0.02 and 0.04), one already at the goal (0, left out
+    // of the mean), one failed (NaN).
+    let problem = |image| Problem {
+        image,
+        label: 1,
+        target: None,
+    };
+    let result = AttackResult {
+        problems: (0..4).map(problem).collect(),
+        input_shape: [1, 1, 2],
+        dim: 2,
+        x_adv: vec![0.0; 8],
+        success: vec![true, true, true, false],
+        misclassified: vec![false, true, false, false],
+        at_goal: vec![false, true, false, false],
+        distortion: vec![0.02, 0.0, 0.04, f32::NAN],
+        l2: vec![0.03, 0.0, 0.06, f32::NAN],
+        c: vec![1.0, f32::NAN, 1.0, f32::NAN],
+        evaluations: vec![10; 4],
+        seconds: 1.3,
+    };
+    assert_eq!(
+        result.to_string(),
+        "success 75% (3 of 4, 1 already at the goal), mean RMS distortion 0.0300, 1.3 s"
+    );
+    let none = AttackResult {
+        success: vec![false; 4],
+        at_goal: vec![false; 4],
+        ..result
+    };
+    assert_eq!(
+        none.to_string(),
+        "success 0% (0 of 4), mean RMS distortion NaN, 1.3 s"
+    );
 }

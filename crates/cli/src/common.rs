@@ -8,7 +8,9 @@ use burn::tensor::Device;
 use clap::Args;
 
 use crate::backend::Backend;
-use blindspot_models::{checkpoint, paper_models};
+use blindspot_data::Split;
+use blindspot_models::checkpoint::ModelMeta;
+use blindspot_models::{Architecture, checkpoint, error_rate, import, model_spec, paper_models};
 
 /// Where the data come from, where results go, and which backend computes.
 #[derive(Args, Debug, Clone)]
@@ -67,19 +69,30 @@ impl CommonArgs {
     }
 }
 
-/// Which saved model a subcommand reads: a run id under `<out>/models/`, or a directory.
+/// Which saved model a subcommand reads: a run id under `<out>/models/`, a directory, or the
+/// weights a plain Burn program saved with burn-store, with their architecture.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
     /// Run id under `<out>/models/` (e.g. `softmax1`, `n100-100-10-p1`).
     #[arg(
         long,
-        conflicts_with = "model_file",
-        required_unless_present = "model_file"
+        conflicts_with_all = ["model_file", "weights"],
+        required_unless_present_any = ["model_file", "weights"]
     )]
     pub model: Option<String>,
     /// A model directory (holding model.safetensors and model.json).
-    #[arg(long, alias = "model-dir")]
+    #[arg(long, alias = "model-dir", conflicts_with = "weights")]
     pub model_file: Option<PathBuf>,
+    /// A safetensors file of weights saved by a plain Burn program (burn-store's
+    /// `SafetensorsStore`) or in PyTorch's layout; needs `--architecture`. It is imported as
+    /// the model directory `<out>/models/<file stem>` (after a check that every tensor fits),
+    /// with its MNIST errors, and used from there.
+    #[arg(long, requires = "architecture")]
+    pub weights: Option<PathBuf>,
+    /// The architecture of `--weights`: a catalogue id (`n100-100-10`, `conv`) or a JSON file
+    /// holding an architecture as the `config` of a `model.json` does.
+    #[arg(long, requires = "weights")]
+    pub architecture: Option<String>,
 }
 
 impl ModelArgs {
@@ -87,10 +100,13 @@ impl ModelArgs {
     /// missing one names the trained ids under `<out>/models/`, the catalogue's ids and how
     /// to train it.
     pub fn dir(&self, common: &CommonArgs) -> anyhow::Result<PathBuf> {
+        if let Some(weights) = &self.weights {
+            return import_weights(weights, self.architecture.as_deref(), common);
+        }
         let (dir, id) = match (&self.model_file, &self.model) {
             (Some(d), _) => (d.clone(), None),
             (None, Some(id)) => (common.model_dir(id), Some(id)),
-            (None, None) => anyhow::bail!("give --model or --model-file"),
+            (None, None) => anyhow::bail!("give --model, --model-file or --weights"),
         };
         if dir.join(checkpoint::META_FILE).is_file() {
             return Ok(dir);
@@ -128,4 +144,85 @@ impl ModelArgs {
             ),
         }
     }
+}
+
+/// The architecture `--architecture` names: a catalogue id, or a JSON file of one.
+fn architecture_of(given: &str) -> anyhow::Result<(String, Architecture)> {
+    let path = std::path::Path::new(given);
+    if path.is_file() {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {given}"))?;
+        let architecture: Architecture = serde_json::from_slice(&bytes).with_context(|| {
+            format!("{given}: not an architecture (the `config` object of a model.json)")
+        })?;
+        return Ok((architecture.kind().to_owned(), architecture));
+    }
+    let spec = model_spec(given).with_context(|| {
+        format!("--architecture {given}: neither a catalogue id nor a JSON file")
+    })?;
+    Ok((spec.name.to_owned(), spec.architecture))
+}
+
+/// Imports `weights` (burn-store's or PyTorch's layout) as the model directory
+/// `<out>/models/<file stem>`: loads them into the architecture (refusing a missing, extra or
+/// misshapen tensor before any data is read), measures the MNIST errors, and writes a
+/// blindspot checkpoint whose fingerprint is the file's SHA-256. An existing directory of
+/// that name is replaced only if it holds an import.
+fn import_weights(
+    weights: &std::path::Path,
+    architecture: Option<&str>,
+    common: &CommonArgs,
+) -> anyhow::Result<PathBuf> {
+    let architecture = architecture.context("--weights needs --architecture")?;
+    let (model_id, architecture) = architecture_of(architecture)?;
+    let device = common.device()?;
+    let (model, layout) = import::load_module_file(weights, &architecture, &device)
+        .with_context(|| format!("loading {} as {model_id}", weights.display()))?;
+    let name = weights
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .with_context(|| format!("{} has no file name", weights.display()))?;
+    let dir = common.model_dir(&name);
+    let bytes = std::fs::read(weights).with_context(|| format!("reading {}", weights.display()))?;
+    let fingerprint = format!("imported:{}", blindspot_data::files::sha256_hex(&bytes));
+    match checkpoint::load_meta(&dir) {
+        Ok(meta) if meta.fingerprint == fingerprint => return Ok(dir),
+        Ok(meta) if !meta.fingerprint.starts_with("imported:") => anyhow::bail!(
+            "{} holds the trained model `{}`, not an import: rename {} to import it",
+            dir.display(),
+            meta.name,
+            weights.display()
+        ),
+        _ => {}
+    }
+    let mnist = common.mnist()?;
+    let (train, test) = (mnist.split(Split::Train), mnist.split(Split::Test));
+    let meta = ModelMeta {
+        name: name.clone(),
+        model: model_id,
+        split: "imported".into(),
+        config: serde_json::to_value(&architecture)?,
+        train_config: serde_json::json!({
+            "imported_from": weights.display().to_string(),
+            "layout": layout.to_string(),
+        }),
+        seed: 0,
+        data_sha256: String::new(),
+        train_examples: 0,
+        train_error: error_rate(&model, &train, &device),
+        test_error: error_rate(&model, &test, &device),
+        train_seconds: 0.0,
+        backend: common.backend.name().into(),
+        fingerprint,
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    checkpoint::save(&model, &meta, &dir).with_context(|| format!("writing {}", dir.display()))?;
+    eprintln!(
+        "imported {} ({layout} layout, {}) as {}: test error {:.2}%",
+        weights.display(),
+        meta.model,
+        dir.display(),
+        100.0 * meta.test_error
+    );
+    Ok(dir)
 }

@@ -138,6 +138,10 @@ pub struct TrainJobArgs {
     /// A JSON file holding a [`TrainJob`].
     #[arg(long)]
     pub spec: PathBuf,
+    /// The process id of the `reproduce` that started this job: the job stops as soon as that
+    /// process is gone (see [`exit_with_parent`]).
+    #[arg(long)]
+    pub parent: Option<u32>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -145,6 +149,9 @@ pub struct TrainJobArgs {
 impl TrainJobArgs {
     /// Trains the job and prints one line with its errors.
     pub fn run(self) -> anyhow::Result<()> {
+        if let Some(parent) = self.parent {
+            exit_with_parent(parent);
+        }
         let text = std::fs::read(&self.spec)
             .with_context(|| format!("reading {}", self.spec.display()))?;
         let job: TrainJob = serde_json::from_slice(&text)
@@ -160,6 +167,38 @@ impl TrainJobArgs {
         );
         Ok(())
     }
+}
+
+/// Ends this process as soon as its parent `parent` is gone, checked every 200 ms on a
+/// background thread.
+///
+/// A `reproduce` killed alone (SIGKILL, SIGTERM, a CI timeout) cannot stop its children, and
+/// a child training on would race the resumed run for the same checkpoint. On Unix a process
+/// whose parent died is re-parented, so `parent_id()` changes; this needs no signal handler
+/// and no `unsafe` (`prctl(PR_SET_PDEATHSIG)` would need both). The child's writes are atomic
+/// renames, so ending it between two of them leaves whole files: at worst a temporary file
+/// that the next write of the same path replaces. Elsewhere than Unix it does nothing.
+pub fn exit_with_parent(parent: u32) {
+    #[cfg(unix)]
+    {
+        let check = move || {
+            if std::os::unix::process::parent_id() != parent {
+                eprintln!(
+                    "train-job: the run that started it (process {parent}) is gone; stopping"
+                );
+                std::process::exit(3);
+            }
+        };
+        check();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(200));
+                check();
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = parent;
 }
 
 /// The default of `--jobs`: one training per core on a CPU backend (at most 4, each with its
@@ -322,6 +361,8 @@ fn spawn(
         .arg(common.backend.name())
         .arg("--out")
         .arg(&common.out)
+        .arg("--parent")
+        .arg(std::process::id().to_string())
         // The parent has the data already: a child never downloads.
         .arg("--offline")
         .env("RAYON_NUM_THREADS", threads.to_string())

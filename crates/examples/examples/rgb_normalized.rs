@@ -6,7 +6,9 @@
 
 use blindspot_attack::files::{AttackSummary, save};
 use blindspot_attack::{AttackConfig, Goal, LbfgsAttack, Quiet};
-use blindspot_models::{Classifier, ImageClassifier, Normalization};
+use blindspot_data::{Dataset, ImageShape};
+use blindspot_models::train::to_tensors;
+use blindspot_models::{Classifier, ImageClassifier, Normalization, error_rate, to_inputs};
 use blindspot_report::figures::{ImageFormat, grid, save_png};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -49,27 +51,26 @@ impl Cnn {
 }
 
 /// Synthetic data: class `k` is a colour (its hue) plus a bright horizontal band at rows
-/// `3k..3k+3`, with pixel noise. Pixels in `[0, 1]`, rows of 3·32·32.
-fn synthetic(n: usize, seed: u64, device: &Device) -> (Tensor<2>, Vec<usize>) {
-    let labels: Vec<usize> = (0..n).map(|i| (i * 7 + seed as usize) % 10).collect();
-    let noise = Tensor::<2>::random(
-        [n, 3 * 32 * 32],
-        burn::tensor::Distribution::Uniform(0.0, 0.3),
-        device,
-    );
-    let mut base = vec![0.0f32; n * 3 * 32 * 32];
-    for (i, &k) in labels.iter().enumerate() {
+/// `3k..3k+3`, with pixel noise from `seed`. Pixels in `[0, 1]`, images `[3, 32, 32]`.
+fn synthetic(n: usize, seed: u64) -> Result<Dataset, blindspot_data::DataError> {
+    let labels: Vec<u32> = (0..n as u32).map(|i| (i * 7 + seed as u32) % 10).collect();
+    let mut noise = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    let mut images = Vec::with_capacity(n * 3 * 32 * 32);
+    for &k in &labels {
         let hue = k as f32 / 10.0 * std::f32::consts::TAU;
         for c in 0..3 {
             let colour = 0.35 + 0.3 * (hue + c as f32 * 2.1).cos();
             for p in 0..32 * 32 {
-                let band = (p / 32) / 3 == k;
-                base[(i * 3 + c) * 1024 + p] = colour + if band { 0.3 } else { 0.0 };
+                noise = noise
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                let band = if (p / 32) / 3 == k as usize { 0.3 } else { 0.0 };
+                let pixel = colour + band + 0.3 * (noise >> 40) as f32 / (1u64 << 24) as f32;
+                images.push(pixel.clamp(0.0, 1.0));
             }
         }
     }
-    let x = Tensor::<2>::from_data(TensorData::new(base, [n, 3 * 32 * 32]), device) + noise;
-    (x.clamp(0.0, 1.0), labels)
+    Dataset::new(images, labels, ImageShape::new(3, 32, 32))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -88,73 +89,51 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut optimizer = AdamConfig::new().init();
     let loss = CrossEntropyLossConfig::new().init(&train_device);
     for step in 0..60 {
-        let (x, y) = synthetic(32, step, &train_device);
-        let images = normalization.apply(x.reshape([32, 3, 32, 32]));
-        let y = Tensor::<1, Int>::from_data(
-            TensorData::new(y.iter().map(|&l| l as i64).collect(), [32]),
-            &train_device,
-        );
-        let grads =
-            GradientsParams::from_grads(loss.forward(model.forward(images), y).backward(), &model);
+        let (x, y) = to_tensors(&synthetic(32, step)?, &train_device);
+        let logits = model.forward(normalization.apply(x.reshape([32, 3, 32, 32])));
+        let grads = GradientsParams::from_grads(loss.forward(logits, y).backward(), &model);
         model = optimizer.step(2e-3, model, grads);
     }
 
     // 2. The trained module as a blindspot classifier: shape, normalization inside, eval mode.
     let classifier = ImageClassifier::new(&model, [3, 32, 32], Cnn::forward)?
         .with_normalization(normalization)?;
-    let (x, labels) = synthetic(16, 1000, &device);
-    let predicted: Vec<i64> = classifier
-        .predict(x.clone())
-        .into_data()
-        .convert::<i64>()
-        .try_to_vec()?;
-    let correct = predicted
-        .iter()
-        .zip(&labels)
-        .filter(|(p, y)| **p as usize == **y)
-        .count();
+    let test = synthetic(16, 1000)?;
+    let correct = (16.0 * (1.0 - error_rate(&classifier, &test, &device))).round();
     println!("clean accuracy on 16 new images: {correct}/16");
-    if correct < 12 {
+    if correct < 12.0 {
         return Err(format!("the model did not learn the synthetic classes ({correct}/16)").into());
     }
 
-    // 3. Attack it (both goals), save the examples with their shape, draw Figure 5 in colour.
-    let pixels: Vec<f32> = x.clone().into_data().try_to_vec::<f32>()?;
+    // 3. Attack it (both goals), save the examples with their shape, draw Figure 5 in colour,
+    //    in the model's box.
+    let (x, labels) = to_inputs(&classifier, &test, &device)?;
+    let bounds = classifier.bounds();
+    let format = ImageFormat::new(classifier.input_shape(), bounds.lo, bounds.hi)?;
+    let mut config = AttackConfig::default();
     for goal in [Goal::Untargeted, Goal::Random] {
-        let config = AttackConfig {
-            goal,
-            ..AttackConfig::default()
-        };
+        config.goal = goal;
         let result =
             LbfgsAttack::new(config.clone()).run(&classifier, x.clone(), &labels, &mut Quiet)?;
+        println!(
+            "{goal}: {result} (pixels in [{}, {}])",
+            bounds.lo, bounds.hi
+        );
         if result.success_rate() < 0.9 {
-            return Err(
-                format!("{goal}: only {:.0}% success", 100.0 * result.success_rate()).into(),
-            );
+            return Err(format!("{goal}: fewer than 90% of the examples found").into());
         }
         let summary = AttackSummary::new(&result, &config, "user-cnn", "synthetic", "flex");
-        println!(
-            "{goal}: success {:.0}%, mean RMS distortion {:.4} (pixels in [0, 1]), {:.1} s",
-            100.0 * result.success_rate(),
-            summary.mean_distortion,
-            result.seconds
-        );
         let dir = out.join(goal.to_string().replace(':', "-"));
-        save(&dir, &pixels, &result, &summary)?;
-        let rows: Vec<(Vec<f32>, Vec<f32>)> = (0..result.problems.len())
-            .filter(|&i| result.success[i] && !result.misclassified[i])
+        save(&dir, &test.images, &result, &summary)?;
+        let rows: Vec<(Vec<f32>, Vec<f32>)> = result
+            .perturbed()
             .take(6)
             .map(|i| {
-                (
-                    pixels[i * 3072..(i + 1) * 3072].to_vec(),
-                    result.adversarial(i).to_vec(),
-                )
+                let image = result.problems[i].image;
+                (test.image(image).to_vec(), result.adversarial(i).to_vec())
             })
             .collect();
-        save_png(
-            &grid(&rows, ImageFormat::unit(classifier.input_shape()), 3)?,
-            &dir.join("figure5.png"),
-        )?;
+        save_png(&grid(&rows, format, 3)?, &dir.join("figure5.png"))?;
         println!(
             "  saved {} and {}",
             dir.join("adversarial.safetensors").display(),

@@ -23,6 +23,15 @@ pub enum Architecture {
 }
 
 impl Architecture {
+    /// The model kind: `mlp`, `conv` or `autoencoder`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Architecture::Mlp(_) => "mlp",
+            Architecture::Conv(_) => "conv",
+            Architecture::Autoencoder(_) => "autoencoder",
+        }
+    }
+
     /// Returns the initialized model.
     pub fn init(&self, device: &Device) -> Result<AnyModel> {
         Ok(match self {

@@ -88,6 +88,10 @@ pub enum ModelError {
         /// The loss value.
         loss: f64,
     },
+    /// Burn's `Learner` stopped on an error (data loading, metrics, checkpoints).
+    #[cfg(feature = "learner")]
+    #[error("Burn's Learner stopped: {0}")]
+    Learner(#[source] std::sync::Arc<burn_train::TrainingError>),
     /// An error of the data crate.
     #[error(transparent)]
     Data(#[from] blindspot_data::DataError),

@@ -10,8 +10,14 @@
 //!   conv net; [`alexnet`]: the layer shapes of Table 5 (not trained here).
 //! - [`decay`]: the paper's weight decay `λ Σw²/k`.
 //! - [`spec`]: the catalogue of the paper's models with the paper's numbers and our recipes.
-//! - [`train`]: minibatch training with the paper's loss.
-//! - [`checkpoint`]: safetensors + JSON checkpoints in PyTorch layout.
+//! - [`train`]: minibatch training with the paper's loss; a data set as the analyses' inputs
+//!   ([`to_inputs`]).
+//! - [`checkpoint`]: safetensors + JSON checkpoints in PyTorch layout, loadable by burn-store.
+//! - [`import`]: weights a plain Burn program saved with burn-store (or PyTorch) into a
+//!   catalogue architecture.
+//! - `learner` (feature `learner`, on by default): burn-train's training and validation steps
+//!   for the catalogue models, so that Burn's `Learner` trains them; [`train`] stays the
+//!   default loop (as fast, and it does more; see the module).
 //!
 //! Models have no backend type parameter: tensors carry their backend in their `Device`.
 //!
@@ -36,6 +42,9 @@ pub mod conv;
 pub mod decay;
 pub mod error;
 pub mod fit;
+pub mod import;
+#[cfg(feature = "learner")]
+pub mod learner;
 pub mod mlp;
 pub mod spec;
 pub mod train;
@@ -50,5 +59,5 @@ pub use fit::{RECIPE_VERSION, fit_run, run_data, run_sizes};
 pub use spec::{ModelRun, ModelSpec, PaperErrors, Scale, model_spec, paper_models};
 pub use train::{
     EpochReport, Optimizer, Silent, TrainConfig, TrainObserver, TrainReport, error_rate,
-    error_rate_on, paper_loss, train_classifier, train_classifier_with,
+    error_rate_on, paper_loss, to_inputs, train_classifier, train_classifier_with,
 };

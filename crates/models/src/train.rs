@@ -154,17 +154,50 @@ pub struct TrainReport {
     pub seconds: f64,
 }
 
-/// Uploads a data set as `[n, C·H·W]` images (each flattened, channel first: `[n, 784]` for
-/// MNIST) and `[n]` class-index labels.
+/// Uploads a data set as `[n, C·H·W]` images (each flattened, channel first, `C·H·W` from
+/// the data's shape) and `[n]` class-index labels.
 pub fn to_tensors(data: &Dataset, device: &Device) -> (Tensor<2>, Tensor<1, Int>) {
-    let n = data.len();
-    let images = Tensor::<2>::from_data(
-        TensorData::new(data.images.clone(), [n, data.shape.len()]),
-        device,
-    );
     let labels: Vec<i64> = data.labels.iter().map(|&l| i64::from(l)).collect();
-    let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), device);
-    (images, labels)
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [data.len()]), device);
+    (image_rows(data, device), labels)
+}
+
+/// The images of a data set as rows `[n, C·H·W]`.
+fn image_rows(data: &Dataset, device: &Device) -> Tensor<2> {
+    let dims = [data.len(), data.shape.len()];
+    Tensor::<2>::from_data(TensorData::new(data.images.clone(), dims), device)
+}
+
+/// A data set as the analyses take it for `model`: its images as rows `[n, C·H·W]` on
+/// `device` (the `x` of `LbfgsAttack::run` and of the certificates) and its labels as class
+/// indices (the attack's `&[usize]`).
+///
+/// # Errors
+/// [`ModelError::ShapeMismatch`] if the data's image shape is not the model's
+/// [`Classifier::input_shape`] (the same number of values in another layout is refused too),
+/// or if `data.images` does not hold one image per label.
+pub fn to_inputs<M: Classifier + ?Sized>(
+    model: &M,
+    data: &Dataset,
+    device: &Device,
+) -> Result<(Tensor<2>, Vec<usize>)> {
+    if data.shape.dims() != model.input_shape() {
+        return Err(ModelError::ShapeMismatch {
+            what: "images of the data set, [C, H, W] (the model's input shape)".into(),
+            expected: model.input_shape().to_vec(),
+            found: data.shape.dims().to_vec(),
+        });
+    }
+    let n = data.len();
+    if data.images.len() != n * data.shape.len() {
+        return Err(ModelError::ShapeMismatch {
+            what: "pixels of the data set, [images, C·H·W]".into(),
+            expected: vec![n, data.shape.len()],
+            found: vec![data.images.len()],
+        });
+    }
+    let labels = data.labels.iter().map(|&l| l as usize).collect();
+    Ok((image_rows(data, device), labels))
 }
 
 /// Mean cross-entropy of logits `[batch, classes]` against labels `[batch]`, a `[1]` tensor.
@@ -179,7 +212,7 @@ pub fn error_rate<M: Classifier>(model: &M, data: &Dataset, device: &Device) -> 
     error_rate_on(model, &images, &labels)
 }
 
-/// [`error_rate`] on images `[n, 784]` and labels `[n]` already on the model's device.
+/// [`error_rate`] on images `[n, C·H·W]` and labels `[n]` already on the model's device.
 pub fn error_rate_on<M: Classifier>(model: &M, images: &Tensor<2>, labels: &Tensor<1, Int>) -> f64 {
     let n = labels.dims()[0];
     if n == 0 {
@@ -207,7 +240,7 @@ fn epoch_order(n: usize, rng: &mut rand::rngs::StdRng) -> Vec<i64> {
     order
 }
 
-/// The loss of a batch `(model, images [b, 784], labels [b])` and, for classifier stages, the
+/// The loss of a batch `(model, images [b, C·H·W], labels [b])` and, for classifier stages, the
 /// number of misclassified examples in it (kept on the device).
 type BatchLoss<'a, M> =
     dyn FnMut(&M, Tensor<2>, Tensor<1, Int>) -> (Tensor<1>, Option<Tensor<1, Int>>) + 'a;
@@ -411,7 +444,7 @@ pub fn paper_loss<M: Trainable>(
     )
 }
 
-/// [`train_classifier`] with another loss: `step_loss(model, images [b, 784], labels [b])`
+/// [`train_classifier`] with another loss: `step_loss(model, images [b, C·H·W], labels [b])`
 /// gives the loss of a minibatch (a `[1]` tensor, weight decay included) and, optionally, the
 /// number of misclassified examples. Adversarial training and dropout baselines plug in here;
 /// the optimizer, schedule, shuffling and evaluation are the same as for every other model.

@@ -1,7 +1,8 @@
 //! [`ImageClassifier`]: any Burn module as a classifier, in evaluation mode, with its
 //! normalization inside.
 
-use blindspot_models::{Bounds, Classifier, ImageClassifier, ModelError, Normalization};
+use blindspot_data::{Dataset, ImageShape};
+use blindspot_models::{Bounds, Classifier, ImageClassifier, ModelError, Normalization, to_inputs};
 use blindspot_testing::{Lcg, test_devices, values};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig};
@@ -152,4 +153,36 @@ fn shapes_normalizations_and_boxes_that_do_not_fit_are_refused() {
     let acts = hidden.activations(batch(2, 3, &device));
     assert_eq!(acts.len(), 1);
     assert_eq!(acts[0].dims(), [2, 4 * 6 * 6]);
+}
+
+#[test]
+fn to_inputs_gives_the_rows_and_class_indices_of_a_data_set_of_the_model_shape() {
+    for (name, device) in test_devices() {
+        let net = Net::new(&device);
+        let model = ImageClassifier::new(&net, SHAPE, Net::forward).unwrap();
+        let images = Lcg::new(3).vec(2 * DIM, 0.0, 1.0);
+        let data = Dataset::new(images.clone(), vec![4, 70_000], ImageShape::from(SHAPE)).unwrap();
+        let (x, labels) = to_inputs(&model, &data, &device).unwrap();
+        assert_eq!(x.dims(), [2, DIM], "{name}");
+        assert_eq!(values(x.clone()), images, "{name}");
+        assert_eq!(labels, vec![4, 70_000], "{name}");
+        // The rows fold back into the images: the classifier's logits on them are the module's
+        // on the images folded by hand.
+        let folded = Tensor::<1>::from_floats(images.as_slice(), &device).reshape([2, 3, 8, 8]);
+        assert_eq!(
+            values(model.logits(x)),
+            values(net.forward(folded)),
+            "{name}"
+        );
+        // The same number of values in another layout is not the model's input.
+        let transposed = Dataset::new(images, vec![4, 5], ImageShape::new(8, 3, 8)).unwrap();
+        match to_inputs(&model, &transposed, &device) {
+            Err(ModelError::ShapeMismatch {
+                expected, found, ..
+            }) => {
+                assert_eq!((expected, found), (vec![3, 8, 8], vec![8, 3, 8]), "{name}");
+            }
+            other => panic!("{name}: expected ShapeMismatch, got {other:?}"),
+        }
+    }
 }

@@ -28,7 +28,20 @@ pub struct ImageFormat {
 }
 
 impl ImageFormat {
-    /// Images of this shape with values in `[0, 1]`.
+    /// Images of `shape` `[C, H, W]` with values in the box `[lo, hi]` (a classifier's
+    /// `input_shape()` and `bounds()`): `lo` is drawn black, `hi` at full intensity.
+    ///
+    /// # Errors
+    /// [`FigureError::Format`] unless `C` is 1 or 3, `H` and `W` are positive and `lo < hi`
+    /// are finite.
+    pub fn new(shape: [usize; 3], lo: f32, hi: f32) -> Result<Self, FigureError> {
+        let format = Self { shape, lo, hi };
+        format.check()?;
+        Ok(format)
+    }
+
+    /// Images of this shape with values in the paper's box `[0, 1]` (MNIST's pixels); for a
+    /// model with another box, [`ImageFormat::new`].
     pub fn unit(shape: [usize; 3]) -> Self {
         Self {
             shape,
@@ -353,6 +366,30 @@ mod tests {
         let row = &raw[GAP as usize * stride..(GAP as usize + 1) * stride];
         let at = 1 + 3 * GAP as usize;
         assert_eq!(&row[at..at + 6], &[255, 0, 0, 0, 0, 255]);
+    }
+
+    #[test]
+    fn new_draws_the_given_box_and_refuses_what_cannot_be_drawn() {
+        // A box [-1, 1]: -1 black, 1 white, 0 half way ((0 + 1) / 2 · 255 = 127.5 → 128).
+        let format = ImageFormat::new([1, 1, 3], -1.0, 1.0).unwrap();
+        let img = image_rows(&[vec![vec![-1.0, 0.0, 1.0]]], format, 1).unwrap();
+        let row: Vec<u8> = (0..3).map(|x| img.get(GAP + x, GAP)[0]).collect();
+        assert_eq!(row, [0, 128, 255]);
+        assert_eq!(
+            ImageFormat::new([3, 2, 2], 0.0, 1.0).unwrap(),
+            ImageFormat::unit([3, 2, 2])
+        );
+        for (shape, lo, hi) in [
+            ([2, 4, 4], 0.0, 1.0),
+            ([1, 0, 4], 0.0, 1.0),
+            ([1, 2, 2], 1.0, 1.0),
+            ([1, 2, 2], 0.0, f32::INFINITY),
+        ] {
+            assert!(matches!(
+                ImageFormat::new(shape, lo, hi),
+                Err(FigureError::Format(_))
+            ));
+        }
     }
 
     #[test]

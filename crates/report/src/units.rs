@@ -116,6 +116,32 @@ impl ScoreStats {
     }
 }
 
+impl std::fmt::Display for ScoreStats {
+    /// One line: every group's mean with its 95% interval, then every test's Welch p-value and
+    /// Cohen's d, e.g. `label share: natural 0.412 [0.380, 0.444], random 0.405 [0.371, 0.439];
+    /// natural vs random: Welch p = 0.6200, d = 0.07 (negligible)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:", score_label(&self.score))?;
+        for (i, g) in self.groups.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            let (mean, low, high) = (fmt(g.mean), fmt(g.ci_low), fmt(g.ci_high));
+            write!(f, "{sep} {} {mean} [{low}, {high}]", g.group)?;
+        }
+        for t in &self.tests {
+            write!(
+                f,
+                "; {} vs {}: Welch p = {}, d = {:.2} ({})",
+                t.a,
+                t.b,
+                fmt_p(t.welch_p),
+                t.cohens_d,
+                t.effect()
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// The units measurement of one model and layer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnitsResult {
@@ -445,6 +471,33 @@ mod tests {
             figure_random: Some("figures/conv-units-random.png".into()),
             seconds: 12.0,
         }
+    }
+
+    #[test]
+    fn score_stats_display_every_group_and_test_on_one_line() {
+        let r = result();
+        assert_eq!(
+            r.scores[1].to_string(),
+            "reference distance: natural 5.000 [4.980, 5.020], random 5.000 [4.980, 5.020]; \
+             natural vs random: Welch p = 0.7000, d = 0.01 (negligible)"
+        );
+        let share = r.scores[0].to_string();
+        assert!(!share.contains('\n'), "{share}");
+        assert!(
+            share.starts_with("label share: natural 0.800 [0.780, 0.820], random 0.700"),
+            "{share}"
+        );
+        assert!(
+            share.ends_with("; random vs images: Welch p = 1.0e-9, d = 3.00 (large)"),
+            "{share}"
+        );
+        let empty = ScoreStats {
+            score: "label_share".into(),
+            higher_is_coherent: true,
+            groups: Vec::new(),
+            tests: Vec::new(),
+        };
+        assert_eq!(empty.to_string(), "label share:");
     }
 
     #[test]

@@ -10,7 +10,12 @@
 //! [`certify`] takes a classifier that lists its layers ([`LayerChain`]) and computes `L`
 //! itself; [`certify_with`] takes a bound computed beforehand, and [`certify_batch`] takes any
 //! network's logits (a user network whose inputs are images, for instance).
+//! [`CertifiedBatch::check`] holds an attack's results against the radii: every example the
+//! attack found must lie outside its image's radius.
 
+use std::fmt;
+
+use blindspot_attack::AttackResult;
 use blindspot_models::Classifier;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -105,4 +110,83 @@ pub fn certify<M: Classifier + LayerChain + ?Sized>(
         lipschitz,
         certificates: certify_with(model, x, lipschitz)?,
     })
+}
+
+/// An attack's examples measured against the certified radii of their images
+/// ([`CertifiedBatch::check`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RadiusCheck {
+    /// The Lipschitz bound the radii come from.
+    pub lipschitz: f64,
+    /// Examples compared: the problems whose goal a perturbation reached
+    /// ([`AttackResult::perturbed`]).
+    pub examples: usize,
+    /// Mean L2 norm of their perturbations (NaN without examples).
+    pub mean_l2: f64,
+    /// Mean certified radius of their images (NaN without examples).
+    pub mean_radius: f64,
+    /// The smallest ratio `L2 / radius` (at least 1; infinite where every radius is 0, NaN
+    /// without examples).
+    pub min_ratio: f64,
+}
+
+impl fmt::Display for RadiusCheck {
+    /// `L2 1.302 vs certified radius 0.114 (L = 37.4, smallest ratio 6.1)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "L2 {:.3} vs certified radius {:.3} (L = {:.1}, smallest ratio {:.1})",
+            self.mean_l2, self.mean_radius, self.lipschitz, self.min_ratio
+        )
+    }
+}
+
+impl CertifiedBatch {
+    /// Holds an attack on the certified images against their radii: every problem whose goal a
+    /// perturbation reached changed the model's class (untargeted: from the true label the
+    /// model predicted; targeted: to a target it did not predict), so its L2 norm must be at
+    /// least its image's radius. Problem `i` is certified by `certificates[problems[i].image]`.
+    ///
+    /// # Errors
+    /// [`SpectralError::InsideRadius`] for the first example inside its image's radius (the
+    /// bound or the attack is wrong); [`SpectralError::Shape`] if a problem's image has no
+    /// certificate.
+    pub fn check(&self, result: &AttackResult) -> Result<RadiusCheck> {
+        let (mut l2_sum, mut radius_sum, mut min_ratio) = (0.0, 0.0, f64::INFINITY);
+        let mut examples = 0;
+        for problem in result.perturbed() {
+            let image = result.problems[problem].image;
+            let radius = self
+                .certificates
+                .get(image)
+                .ok_or_else(|| {
+                    SpectralError::Shape(format!(
+                        "problem {problem} attacks image {image}, but only {} images are certified",
+                        self.certificates.len()
+                    ))
+                })?
+                .radius;
+            let l2 = f64::from(result.l2[problem]);
+            if l2 < radius {
+                return Err(SpectralError::InsideRadius {
+                    problem,
+                    image,
+                    l2,
+                    radius,
+                });
+            }
+            examples += 1;
+            l2_sum += l2;
+            radius_sum += radius;
+            min_ratio = min_ratio.min(l2 / radius);
+        }
+        let mean = |sum: f64| sum / examples as f64;
+        Ok(RadiusCheck {
+            lipschitz: self.lipschitz,
+            examples,
+            mean_l2: mean(l2_sum),
+            mean_radius: mean(radius_sum),
+            min_ratio: if examples == 0 { f64::NAN } else { min_ratio },
+        })
+    }
 }

@@ -3,7 +3,8 @@
 //! A network implements [`LayerChain`] by listing its linear layers in forward order, each with
 //! the Lipschitz constant of what follows it (most easily with [`crate::ChainBuilder`]). The
 //! project's models implement it ([`blindspot_models::AnyModel`] in [`crate::mnist`],
-//! [`blindspot_models::alexnet::AlexNet`] in [`crate::alexnet`]); so can any user network:
+//! [`blindspot_models::alexnet::AlexNet`] in [`crate::alexnet`]), and an [`ImageClassifier`]
+//! lists its module's chain behind its normalization; so can any user network:
 //!
 //! ```
 //! use blindspot_spectral::{ChainBuilder, HostLayer, LayerChain, lipschitz_bound};
@@ -26,6 +27,10 @@
 //! # Ok::<(), blindspot_spectral::SpectralError>(())
 //! ```
 
+use blindspot_models::{Classifier, ImageClassifier};
+use burn::prelude::*;
+
+use crate::builder::ChainBuilder;
 use crate::error::Result;
 use crate::layers::{HostLayer, LayerBound, bound_product};
 
@@ -45,6 +50,31 @@ impl LayerChain for [HostLayer] {
 impl LayerChain for Vec<HostLayer> {
     fn layer_chain(&self) -> Result<Vec<HostLayer>> {
         Ok(self.clone())
+    }
+}
+
+/// A Burn module wrapped as a classifier lists the module's chain, preceded by its
+/// normalization's scale `1/σ_c` when it has one: the bound is then on the logits as a function
+/// of the pixels, the space the attack and the certificates work in (the module alone sees
+/// normalized inputs, and its bound misses the factor `max_c 1/σ_c`). The module's chain must
+/// start from the classifier's input shape.
+impl<M, F> LayerChain for ImageClassifier<M, F>
+where
+    M: Module + LayerChain,
+    F: Fn(&M, Tensor<4>) -> Tensor<2>,
+{
+    fn layer_chain(&self) -> Result<Vec<HostLayer>> {
+        let mut layers = match self.normalization() {
+            Some(normalization) => {
+                let [c, h, w] = self.input_shape();
+                ChainBuilder::image(c, h, w)
+                    .normalize("normalization", normalization.std())?
+                    .finish()?
+            }
+            None => Vec::new(),
+        };
+        layers.extend(self.module().layer_chain()?);
+        Ok(layers)
     }
 }
 

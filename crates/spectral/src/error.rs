@@ -44,6 +44,22 @@ pub enum SpectralError {
         /// The filters found in the checkpoint.
         filters: Vec<usize>,
     },
+    /// An attack's perturbation shorter than the certified radius of its image: the
+    /// certificate says no perturbation that short changes the class, so the bound or the
+    /// attack is wrong ([`crate::CertifiedBatch::check`]).
+    #[error(
+        "problem {problem} (image {image}): the attack changed the class at L2 {l2}, inside the certified radius {radius}"
+    )]
+    InsideRadius {
+        /// The attack's problem.
+        problem: usize,
+        /// Its image (the certificate's index).
+        image: usize,
+        /// The L2 norm of its perturbation.
+        l2: f64,
+        /// The certified radius of its image.
+        radius: f64,
+    },
     /// An eigenvalue computation did not converge.
     #[error("eigenvalue computation did not converge for a {0}×{0} matrix")]
     NoConvergence(usize),

@@ -16,7 +16,8 @@
 //!   [`lipschitz_bound`].
 //! - [`mnist`], [`alexnet`]: the project's models as chains; AlexNet also from a
 //!   torchvision-named safetensors checkpoint.
-//! - [`mod@certify`]: radius `margin / (√2·L)` below which no perturbation changes the class.
+//! - [`mod@certify`]: radius `margin / (√2·L)` below which no perturbation changes the class,
+//!   and an attack's examples held against it.
 #![warn(missing_docs)]
 
 pub mod alexnet;
@@ -36,7 +37,7 @@ pub mod zero_padded;
 pub use builder::ChainBuilder;
 pub use burn_modules::{conv_layer, host_values, linear_layer};
 pub use certify::{
-    Certificate, CertifiedBatch, certify, certify_batch, certify_logits, certify_with,
+    Certificate, CertifiedBatch, RadiusCheck, certify, certify_batch, certify_logits, certify_with,
 };
 pub use chain::{LayerChain, chain_bounds, lipschitz_bound};
 pub use conv::{ConvShape, conv_bounds, conv_singular_values, explicit_operator};

@@ -9,9 +9,8 @@
 //!   kernel and stride ([`crate::pool`]: 1 for these non-overlapping windows).
 //! - `Autoencoder`: `encoder → sigmoid (1/4) → classifier`.
 
-use blindspot_data::IMAGE_SIDE;
-use blindspot_models::AnyModel;
 use blindspot_models::mlp::Activation;
+use blindspot_models::{AnyModel, Classifier};
 
 use crate::builder::ChainBuilder;
 use crate::chain::LayerChain;
@@ -45,14 +44,17 @@ impl LayerChain for AnyModel {
                 }
                 b.finish()
             }
-            AnyModel::Conv(m) => ChainBuilder::image(1, IMAGE_SIDE, IMAGE_SIDE)
-                .conv2d("conv", &m.conv)?
-                .relu()
-                .max_pool2d(&m.pool)?
-                .linear("fc", &m.fc)?
-                .relu()
-                .linear("classifier", &m.classifier)?
-                .finish(),
+            AnyModel::Conv(m) => {
+                let [c, h, w] = m.input_shape();
+                ChainBuilder::image(c, h, w)
+                    .conv2d("conv", &m.conv)?
+                    .relu()
+                    .max_pool2d(&m.pool)?
+                    .linear("fc", &m.fc)?
+                    .relu()
+                    .linear("classifier", &m.classifier)?
+                    .finish()
+            }
             AnyModel::Autoencoder(m) => ChainBuilder::flat(m.encoder.weight.dims()[0])
                 .linear("encoder", &m.encoder)?
                 .sigmoid()

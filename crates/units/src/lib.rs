@@ -21,15 +21,18 @@
 //! ```no_run
 //! use blindspot_models::checkpoint;
 //! use blindspot_units::{ImageSet, Reference, UnitsConfig, layer_features, measure};
-//! # fn demo(images: &[f32], labels: &[u32]) -> Result<(), Box<dyn std::error::Error>> {
+//! # fn demo(test: &blindspot_data::Dataset) -> Result<(), Box<dyn std::error::Error>> {
 //! let device = burn::tensor::Device::default();
 //! let (model, _) = checkpoint::load("results/models/conv".as_ref(), &device)?;
 //! let (reference, _) = checkpoint::load("results/models/n100-100-10-p2".as_ref(), &device)?;
-//! let (features, dim) = layer_features(&reference, 1, images, 784, 500, &device)?;
-//! let set = ImageSet { images, labels, input_dim: 784 };
+//! // The test images' values per image (`C·H·W`) must be both models' input width.
+//! let set = ImageSet::from(test);
+//! let (features, dim) = layer_features(&reference, 1, set.images, set.input_dim, 500, &device)?;
 //! let config = UnitsConfig { layer: 1, k: 10, ..UnitsConfig::default() };
-//! let m = measure(&model, &set, &Reference { features: &features, dim }, &config, &device)?;
-//! println!("{:?}", m.stats);
+//! let m = measure(&model, &set, &Reference::new(&features, dim)?, &config, &device)?;
+//! for score in &m.stats {
+//!     println!("{score}"); // label share, then reference distance: groups and tests
+//! }
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]

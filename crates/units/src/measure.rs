@@ -1,6 +1,7 @@
 //! The whole measurement for one model and layer: top-k sets of the units and of random
 //! directions, their coherence scores, the random-image baseline and the comparisons.
 
+use blindspot_data::Dataset;
 use blindspot_models::Classifier;
 use blindspot_report::units::ScoreStats;
 use burn::prelude::*;
@@ -67,15 +68,27 @@ impl Default for UnitsConfig {
     }
 }
 
-/// The image set the directions are maximized over.
+/// The image set the directions are maximized over; [`ImageSet::from`] a [`Dataset`] borrows
+/// its images, labels and shape.
 #[derive(Debug, Clone, Copy)]
 pub struct ImageSet<'a> {
     /// `[n, input_dim]`, row-major.
     pub images: &'a [f32],
     /// `[n]` true labels, class indices (for the label share only).
     pub labels: &'a [u32],
-    /// Values per image (784 for MNIST).
+    /// Values per image, `C·H·W` (the data's shape, which must be the model's input).
     pub input_dim: usize,
+}
+
+impl<'a> From<&'a Dataset> for ImageSet<'a> {
+    /// The images and labels of `data`, `input_dim` its image shape's `C·H·W`.
+    fn from(data: &'a Dataset) -> Self {
+        Self {
+            images: &data.images,
+            labels: &data.labels,
+            input_dim: data.shape.len(),
+        }
+    }
 }
 
 /// The feature space of an independently trained model, `[n, dim]` for the same images.
@@ -85,6 +98,30 @@ pub struct Reference<'a> {
     pub features: &'a [f32],
     /// Feature width.
     pub dim: usize,
+}
+
+impl<'a> Reference<'a> {
+    /// The features `[n, dim]` (row-major) of `n` images, as [`crate::layer_features`] returns
+    /// them.
+    ///
+    /// # Errors
+    /// [`UnitsError::InvalidParameter`] if `dim` is 0; [`UnitsError::Shape`] if `features` is
+    /// not a whole number of rows (`expected`: the next whole number of values).
+    pub fn new(features: &'a [f32], dim: usize) -> Result<Self> {
+        if dim == 0 {
+            return Err(UnitsError::InvalidParameter(
+                "reference features need a width of at least 1".into(),
+            ));
+        }
+        if !features.len().is_multiple_of(dim) {
+            return Err(UnitsError::Shape {
+                what: format!("reference features in rows of {dim}"),
+                expected: dim * features.len().div_ceil(dim),
+                found: features.len(),
+            });
+        }
+        Ok(Self { features, dim })
+    }
 }
 
 /// The scores of one group, one entry per direction (or draw); NaN for degenerate units.

@@ -57,6 +57,22 @@ fn batch_tensor(images: &[f32], input_dim: usize, device: &Device) -> Tensor<2> 
     Tensor::from_data(TensorData::new(images.to_vec(), [rows, input_dim]), device)
 }
 
+/// Whether `input_dim` is the width of `model`'s inputs ([`Classifier::input_len`]).
+fn check_input_dim<M: Classifier>(model: &M, input_dim: usize) -> Result<()> {
+    if input_dim == model.input_len() {
+        Ok(())
+    } else {
+        Err(UnitsError::Shape {
+            what: format!(
+                "values per image (the model's input shape is {:?})",
+                model.input_shape()
+            ),
+            expected: model.input_len(),
+            found: input_dim,
+        })
+    }
+}
+
 fn check_images(images: &[f32], input_dim: usize) -> Result<usize> {
     if input_dim == 0 || images.is_empty() || !images.len().is_multiple_of(input_dim) {
         return Err(UnitsError::Shape {
@@ -77,13 +93,15 @@ fn layer_of<M: Classifier>(model: &M, x: Tensor<2>, layer: usize) -> Result<Tens
         .ok_or(UnitsError::NoSuchLayer { layer, layers })
 }
 
-/// The number of hidden layers of `model` and the width of `layer`, from one zero input.
+/// The number of hidden layers of `model` and the width of `layer`, from one zero input;
+/// `input_dim` must be the model's [`Classifier::input_len`].
 pub fn layer_width<M: Classifier>(
     model: &M,
     layer: usize,
     input_dim: usize,
     device: &Device,
 ) -> Result<(usize, usize)> {
+    check_input_dim(model, input_dim)?;
     let acts = model.activations(Tensor::zeros([1, input_dim], device));
     let layers = acts.len();
     acts.get(layer)
@@ -95,7 +113,8 @@ pub fn layer_width<M: Classifier>(
 /// reference model's feature space).
 ///
 /// # Shapes
-/// - `images`: `[n_images, input_dim]`, row-major
+/// - `images`: `[n_images, input_dim]`, row-major, `input_dim` the model's
+///   [`Classifier::input_len`]
 /// - output: `([n_images, width], width)`
 pub fn layer_features<M: Classifier>(
     model: &M,
@@ -105,6 +124,7 @@ pub fn layer_features<M: Classifier>(
     batch_size: usize,
     device: &Device,
 ) -> Result<(Vec<f32>, usize)> {
+    check_input_dim(model, input_dim)?;
     check_images(images, input_dim)?;
     let batch_size = batch_size.max(1);
     let mut out = Vec::new();
@@ -125,7 +145,8 @@ fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 ///
 /// # Arguments
 /// - `model`, `layer`: `φ` is `model.activations(x)[layer]`, `[batch, width]`.
-/// - `images`: `[n_images, input_dim]`, row-major; `k ≤ n_images`.
+/// - `images`: `[n_images, input_dim]`, row-major, `input_dim` the model's
+///   [`Classifier::input_len`]; `k ≤ n_images`.
 /// - `sets`: direction sets, all of the layer's width; one [`TopK`] per set comes back.
 /// - `batch_size`: images per forward pass.
 ///

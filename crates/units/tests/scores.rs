@@ -2,9 +2,11 @@
 
 mod common;
 
+use blindspot_data::{Dataset, ImageShape};
 use blindspot_units::{
-    DirectionChoice, ImageSet, Reference, UnitsConfig, label_share, labels_of, mann_whitney,
-    mean_pairwise_distance, measure, random_draws, summarize, two_sample, welch,
+    DirectionChoice, ImageSet, Reference, UnitsConfig, UnitsError, label_share, labels_of,
+    layer_features, mann_whitney, mean_pairwise_distance, measure, random_draws, summarize,
+    two_sample, welch,
 };
 use common::{Identity, Lcg, test_devices};
 
@@ -122,15 +124,9 @@ fn measurement_on_a_clustered_identity_layer() {
             }
         })
         .collect();
-    let set = ImageSet {
-        images: &x,
-        labels: &labels,
-        input_dim: d,
-    };
-    let reference = Reference {
-        features: &x,
-        dim: d,
-    };
+    let data = Dataset::new(x.clone(), labels, ImageShape::new(1, 1, d)).unwrap();
+    let set = ImageSet::from(&data);
+    let reference = Reference::new(&x, d).unwrap();
     let config = UnitsConfig {
         k,
         n_random: Some(12),
@@ -162,9 +158,75 @@ fn measurement_on_a_clustered_identity_layer() {
         assert!(m.stats[0].test("natural", "random").is_none());
         assert!(m.stats[0].test("natural", "images").is_some());
     }
-    let short = Reference {
-        features: &x[..10],
-        dim: d,
-    };
+    // Features of two images for a set of 120.
+    let short = Reference::new(&x[..2 * d], d).unwrap();
     assert!(measure(&Identity(d), &set, &short, &config, &test_devices()[0].1).is_err());
+}
+
+#[test]
+fn an_image_set_from_a_data_set_borrows_its_images_labels_and_shape() {
+    let shape = ImageShape::new(3, 2, 2);
+    let images: Vec<f32> = (0..2 * 12).map(|v| v as f32 / 24.0).collect();
+    let data = Dataset::new(images.clone(), vec![7, 70_000], shape).unwrap();
+    let set = ImageSet::from(&data);
+    assert_eq!(set.images, images.as_slice());
+    assert_eq!(set.labels, &[7, 70_000]);
+    assert_eq!(set.input_dim, 3 * 2 * 2);
+}
+
+#[test]
+fn reference_rows_must_be_whole() {
+    let features = [0.0f32; 12];
+    let r = Reference::new(&features, 4).unwrap();
+    assert_eq!((r.features.len(), r.dim), (12, 4));
+    assert!(matches!(
+        Reference::new(&features, 5),
+        Err(UnitsError::Shape {
+            expected: 15,
+            found: 12,
+            ..
+        })
+    ));
+    assert!(matches!(
+        Reference::new(&features, 0),
+        Err(UnitsError::InvalidParameter(_))
+    ));
+}
+
+#[test]
+fn images_of_another_width_than_the_models_input_are_refused() {
+    // Images of 2×2 = 4 values for a model of 6-value inputs.
+    let n = 10;
+    let x: Vec<f32> = (0..n * 4).map(|v| v as f32).collect();
+    let labels: Vec<u32> = (0..n as u32).map(|i| i % 2).collect();
+    let data = Dataset::new(x.clone(), labels, ImageShape::new(1, 2, 2)).unwrap();
+    let reference = Reference::new(&x, 4).unwrap();
+    let config = UnitsConfig {
+        k: 3,
+        image_draws: 5,
+        ..UnitsConfig::default()
+    };
+    let device = &test_devices()[0].1;
+    let wide = Identity(6);
+    let refused = |r: Result<_, UnitsError>| {
+        matches!(
+            r,
+            Err(UnitsError::Shape {
+                expected: 6,
+                found: 4,
+                ..
+            })
+        )
+    };
+    let set = ImageSet::from(&data);
+    assert!(refused(
+        measure(&wide, &set, &reference, &config, device).map(|_| ())
+    ));
+    assert!(refused(
+        layer_features(&wide, 0, &x, 4, 8, device).map(|_| ())
+    ));
+    // The model of the data's width accepts both.
+    assert!(measure(&Identity(4), &set, &reference, &config, device).is_ok());
+    let (features, width) = layer_features(&Identity(4), 0, &x, 4, 8, device).unwrap();
+    assert_eq!((features, width), (x, 4));
 }

@@ -6,9 +6,8 @@ use anyhow::Context;
 use blindspot_attack::files::{self, AttackSummary};
 use blindspot_attack::{AttackConfig, Goal, LbfgsAttack};
 use blindspot_data::{Dataset, Split};
-use blindspot_models::checkpoint;
+use blindspot_models::{checkpoint, to_inputs};
 use burn::module::Module;
-use burn::prelude::*;
 use clap::Args;
 
 use crate::common::{CommonArgs, ModelArgs};
@@ -135,12 +134,8 @@ pub fn attack_saved_model(
     let (model, meta) = checkpoint::load(model_dir, &device)
         .with_context(|| format!("loading {}", model_dir.display()))?;
     let model = model.valid();
-    let n = images.len();
-    let x = Tensor::<2>::from_data(
-        TensorData::new(images.images.clone(), [n, images.shape.len()]),
-        &device,
-    );
-    let labels: Vec<usize> = images.labels.iter().map(|&l| l as usize).collect();
+    let (x, labels) = to_inputs(&model, images, &device)
+        .with_context(|| format!("the images for {}", meta.name))?;
     let mut progress = AttackProgress::new(format!("{} {}", meta.name, config.goal));
     let result = LbfgsAttack::new(AttackConfig {
         workers: common.workers(),
@@ -210,6 +205,7 @@ mod tests {
     use blindspot_data::splits::ImageShape;
     use blindspot_models::checkpoint::ModelMeta;
     use blindspot_models::model_spec;
+    use burn::tensor::Device;
 
     /// Saves a softmax1 with fresh random weights under `<out>/models/softmax1`.
     fn save_random_softmax(out: &Path) {

@@ -55,6 +55,30 @@ impl TransferArgs {
             half_subset: None,
             ..TransferPlan::paper(&paper)?
         };
+        // Every model must be trained before any data is read (or fetched).
+        let missing: Vec<String> = (0..plan.seeds)
+            .flat_map(|k| {
+                plan.table2_models
+                    .iter()
+                    .chain(&plan.table4_models)
+                    .map(move |id| seeded_id(id, k))
+            })
+            .filter(|id| {
+                !self
+                    .common
+                    .model_dir(id)
+                    .join(checkpoint::META_FILE)
+                    .is_file()
+            })
+            .collect();
+        anyhow::ensure!(
+            missing.is_empty(),
+            "the transfer tables need models that are not trained in {}: {}. Train them \
+             first: `blindspot reproduce{}` (or `blindspot train --model <id>`)",
+            self.common.out.join("models").display(),
+            missing.join(", "),
+            if plan.seeds > 1 { " --seeds K" } else { "" }
+        );
         let mnist = self.common.mnist()?;
         let results = transfer_stage(&plan, &mnist, &self.common, &[])?;
         println!("{}", render_transfer_section(&results, &paper));

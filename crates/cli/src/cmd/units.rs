@@ -128,6 +128,8 @@ impl UnitsArgs {
             let which = ModelArgs {
                 model: self.model.clone(),
                 model_file: self.model_file.clone(),
+                weights: None,
+                architecture: None,
             };
             plan.jobs = vec![UnitsJob {
                 model_dir: which.dir(&self.common)?,
