@@ -236,7 +236,8 @@ fn optimizer(config: &TrainConfig) -> Result<ModuleOptimizer> {
 ///
 /// # Errors
 /// [`ModelError::InvalidConfig`] for a recipe [`TrainConfig::validate`] refuses, full-batch
-/// L-BFGS, a learning rate above 1 (Burn's schedulers refuse it) or an empty training set;
+/// L-BFGS, a learning rate above 1 (Burn's schedulers refuse it), an empty training or
+/// validation set, or a label that is not one of the model's classes;
 /// [`ModelError::ShapeMismatch`] if the images of `train` or `valid` do not have the model's
 /// input shape; [`ModelError::Learner`] if the `Learner` stopped on an error.
 pub fn fit_with_learner<M>(
@@ -262,10 +263,17 @@ where
             });
         }
     }
-    if train.is_empty() {
-        return Err(ModelError::InvalidConfig(
-            "the training set is empty".into(),
-        ));
+    for (what, data) in [("training set", train), ("validation set", valid)] {
+        if data.is_empty() {
+            return Err(ModelError::InvalidConfig(format!("the {what} is empty")));
+        }
+        let classes = model.num_classes();
+        if let Some(at) = data.labels.iter().position(|&l| l as usize >= classes) {
+            return Err(ModelError::InvalidConfig(format!(
+                "label {} of example {at} of the {what} is not a class of a {classes}-class model",
+                data.labels[at]
+            )));
+        }
     }
     let steps = train.len().div_ceil(config.batch_size) * config.epochs;
     let schedule = CosineAnnealingLrSchedulerConfig::new(config.learning_rate, steps.max(1))

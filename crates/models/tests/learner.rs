@@ -205,7 +205,7 @@ fn the_data_loader_batches_a_dataset_in_order_and_refuses_empty_batches() {
 }
 
 #[test]
-fn fit_with_learner_refuses_lbfgs_and_images_of_another_size() {
+fn fit_with_learner_refuses_lbfgs_unknown_labels_empty_sets_and_images_of_another_size() {
     let device = Device::flex().autodiff();
     let data = separable(10, 5);
     let dir = tempfile::tempdir().unwrap();
@@ -220,6 +220,22 @@ fn fit_with_learner_refuses_lbfgs_and_images_of_another_size() {
     .err()
     .unwrap();
     assert!(matches!(err, ModelError::InvalidConfig(_)), "{err}");
+
+    let mut wrong_label = data.clone();
+    wrong_label.labels[4] = 10;
+    let empty = data.select(&[]);
+    for (train, valid) in [(&wrong_label, &data), (&data, &empty)] {
+        let err = fit_with_learner(
+            catalogue("softmax1", &device),
+            train,
+            valid,
+            &TrainConfig::new(),
+            dir.path(),
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(err, ModelError::InvalidConfig(_)), "{err}");
+    }
 
     let small = Dataset::new(vec![0.5; 2 * 16], vec![0, 1], ImageShape::new(1, 4, 4)).unwrap();
     let err = fit_with_learner(
