@@ -82,15 +82,15 @@ fn levels_and_settings_are_checked() {
         "middle".parse::<Levels>(),
         Err(AdvTrainError::InvalidConfig(_))
     ));
-    assert!(Method::dropout().validate().is_ok());
-    assert!(
+    Method::dropout().validate().unwrap();
+    assert!(matches!(
         Method::Dropout {
             input: 1.0,
             hidden: 0.5
         }
-        .validate()
-        .is_err()
-    );
+        .validate(),
+        Err(AdvTrainError::InvalidConfig(_))
+    ));
     let bad = Method::Adversarial {
         levels: Levels::All,
         pool: PoolConfig {
@@ -98,7 +98,10 @@ fn levels_and_settings_are_checked() {
             ..PoolConfig::default()
         },
     };
-    assert!(bad.validate().is_err());
+    assert!(matches!(
+        bad.validate(),
+        Err(AdvTrainError::InvalidConfig(_))
+    ));
     assert_eq!(Method::adversarial(Levels::Hidden).slug(), "adv-hidden");
 }
 
