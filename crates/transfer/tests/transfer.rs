@@ -145,7 +145,13 @@ fn noise_rows_are_reproducible_from_the_seed() {
     assert!(a.perturbed.iter().all(|v| (0.0..=1.0).contains(v)));
     // Clipping only removes distortion.
     assert!(a.mean_distortion() < 0.1 && a.mean_distortion() > 0.08);
-    assert!(ExampleSet::gaussian(&data, -1.0, 0, Bounds::UNIT).is_err());
+    match ExampleSet::gaussian(&data, -1.0, 0, Bounds::UNIT) {
+        Err(TransferError::InvalidParameter(m)) => assert!(m.contains("deviation -1"), "{m}"),
+        other => panic!(
+            "expected a refused deviation, got {:?}",
+            other.map(|s| s.len())
+        ),
+    }
 }
 
 #[test]
@@ -185,8 +191,20 @@ fn matched_noise_and_amplification_follow_each_example_distortion() {
         assert!(amplified.image(i).iter().all(|v| (0.0..=1.0).contains(v)));
     }
     // Only adversarial sets are amplified, to a positive RMS.
-    assert!(adv.amplified(0.0).is_err());
-    assert!(noise.amplified(0.1).is_err());
+    match adv.amplified(0.0) {
+        Err(TransferError::InvalidParameter(m)) => assert!(m.contains("target RMS 0"), "{m}"),
+        other => panic!(
+            "expected a refused target, got {:?}",
+            other.map(|s| s.len())
+        ),
+    }
+    match noise.amplified(0.1) {
+        Err(TransferError::InvalidParameter(m)) => assert!(m.contains("only adversarial"), "{m}"),
+        other => panic!(
+            "expected noise to be refused, got {:?}",
+            other.map(|s| s.len())
+        ),
+    }
 }
 
 #[test]
