@@ -229,8 +229,14 @@ fn seeds_aggregate_to_mean_and_sample_std() {
     assert_eq!(all.rows[0].errors[0], MeanStd::of(&e));
     let mut other = tables[1].clone();
     other.columns[0] = "b".into();
-    assert!(aggregate(&[tables[0].clone(), other]).is_err());
-    assert!(aggregate(&[]).is_err());
+    assert!(matches!(
+        aggregate(&[tables[0].clone(), other]),
+        Err(TransferError::Mismatch(_))
+    ));
+    match aggregate(&[]) {
+        Err(TransferError::Mismatch(m)) => assert_eq!(m, "no matrix to aggregate"),
+        other => panic!("expected nothing to aggregate, got {other:?}"),
+    }
 }
 
 /// Attack tensors of `p` examples of shape `image` (`[dim]` or `[C, H, W]`), every one
