@@ -354,8 +354,8 @@ impl AttackBenchArgs {
         let table = render(&rows, self.n);
         println!("{table}");
         let path = out.join("bench").join("attack.md");
-        std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-        std::fs::write(&path, &table).with_context(|| format!("writing {}", path.display()))?;
+        blindspot_data::write_atomic(&path, table.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
         Ok(())
     }
@@ -644,8 +644,8 @@ impl AttackBenchArgs {
         let table = render_untargeted(&blocks, self.n, self.batch_size, &command);
         println!("{table}");
         let path = out.join("bench").join(untargeted_table(self.n));
-        std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-        std::fs::write(&path, &table).with_context(|| format!("writing {}", path.display()))?;
+        blindspot_data::write_atomic(&path, table.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
         let json = serde_json::json!({
             "goal": "untargeted",
             "n": self.n,
@@ -656,8 +656,11 @@ impl AttackBenchArgs {
                 .collect::<serde_json::Map<_, _>>(),
         });
         let json_path = path.with_extension("json");
-        std::fs::write(&json_path, serde_json::to_string_pretty(&json)? + "\n")
-            .with_context(|| format!("writing {}", json_path.display()))?;
+        blindspot_data::write_atomic(
+            &json_path,
+            (serde_json::to_string_pretty(&json)? + "\n").as_bytes(),
+        )
+        .with_context(|| format!("writing {}", json_path.display()))?;
         eprintln!("wrote {} and {}", path.display(), json_path.display());
         Ok(())
     }

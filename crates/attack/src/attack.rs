@@ -46,6 +46,7 @@
 //! model already misclassifies are flagged; an untargeted goal is reached there at distortion
 //! 0, a target is still attacked unless the model already predicts it.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError, mpsc};
 
@@ -763,7 +764,14 @@ impl LbfgsAttack {
                                     // The receiver lives until every worker has ended.
                                     let _ = sender.send((i, finished));
                                 };
-                                let outcome = work(chunk, &mut report);
+                                // A panic is caught here, not when the pool ends, so that
+                                // the other workers stop after their current chunk.
+                                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                                    work(chunk, &mut report)
+                                }))
+                                .unwrap_or_else(|panic| {
+                                    Err(AttackError::Worker(panic_message(panic.as_ref())))
+                                });
                                 if outcome.is_ok() {
                                     report(chunk.len());
                                 } else {
@@ -787,11 +795,7 @@ impl LbfgsAttack {
         });
         let mut outcomes = done.into_inner().unwrap_or_else(PoisonError::into_inner);
         if let Err(panic) = pool {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown cause".into());
+            let what = panic_message(panic.as_ref());
             outcomes.push((usize::MAX, Err(AttackError::Worker(what))));
         }
         outcomes.sort_by_key(|(i, _)| *i);
@@ -994,4 +998,13 @@ impl LbfgsAttack {
         }
         Ok(())
     }
+}
+
+/// The message of a caught panic (`panic!` with a literal or a formatted string).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown cause".into())
 }

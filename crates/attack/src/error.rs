@@ -90,6 +90,15 @@ pub enum AttackError {
         /// The cause.
         source: std::io::Error,
     },
+    /// Two files written as a pair do not belong together (a write between them was
+    /// interrupted, or one was replaced): the attack must be run again.
+    #[error("{path}: {reason}")]
+    Incomplete {
+        /// The file whose partner does not match.
+        path: PathBuf,
+        /// What does not match.
+        reason: String,
+    },
     /// A file's content is not what it should be.
     #[error("{path}: {reason}")]
     Format {
@@ -98,6 +107,14 @@ pub enum AttackError {
         /// What is wrong.
         reason: String,
     },
+}
+
+impl AttackError {
+    /// Whether reading a file failed for another reason than its absence (a permission, a
+    /// device error): such a file must not be taken for a missing one and silently redone.
+    pub fn is_read_failure(&self) -> bool {
+        matches!(self, Self::Io { source, .. } if source.kind() != std::io::ErrorKind::NotFound)
+    }
 }
 
 /// Result with [`AttackError`].

@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use blindspot_data::files::sha256_hex;
 use blindspot_data::write_atomic;
 use blindspot_models::checkpoint::{NamedTensor, decode_safetensors, encode_safetensors};
 use blindspot_models::{InputShape, flat_input_shape};
@@ -47,6 +48,11 @@ pub struct AttackSummary {
     /// checkpoint: an attack is reused only while the checkpoint on disk has these weights.
     #[serde(default)]
     pub weights_sha256: Option<String>,
+    /// SHA-256 of the `adversarial.safetensors` written with this summary (set by [`save`]):
+    /// [`load`] and [`load_checked_summary`] refuse a pair that does not match, as a kill
+    /// between the two writes leaves it.
+    #[serde(default)]
+    pub tensors_sha256: Option<String>,
     /// The attack's settings.
     pub config: AttackConfig,
     /// The shape of one input, `[C, H, W]` (absent in summaries of earlier versions).
@@ -162,6 +168,7 @@ impl AttackSummary {
             split: split.to_string(),
             backend: backend.to_string(),
             weights_sha256: None,
+            tensors_sha256: None,
             config: config.clone(),
             input_shape: Some(result.input_shape),
             images,
@@ -191,8 +198,9 @@ fn flag(v: &[bool]) -> NamedTensor {
     column(v.iter().map(|&b| f32::from(u8::from(b))).collect())
 }
 
-/// Writes `dir/adversarial.safetensors` and `dir/summary.json`. `images` are the attacked
-/// images `[N, dim]` row-major (the `x` of each problem is taken from them).
+/// Writes `dir/adversarial.safetensors` and then `dir/summary.json` with the tensors' SHA-256
+/// (`summary`'s own `tensors_sha256` is replaced). `images` are the attacked images `[N, dim]`
+/// row-major (the `x` of each problem is taken from them).
 pub fn save(
     dir: &Path,
     images: &[f32],
@@ -260,7 +268,12 @@ pub fn save(
     ]);
     let bytes = encode_safetensors(&tensors, metadata)?;
     write_atomic(&dir.join(ADVERSARIAL_FILE), &bytes)?;
-    let json = serde_json::to_vec_pretty(summary).map_err(|e| AttackError::Format {
+    // The summary, written last, names the tensors it goes with.
+    let summary = AttackSummary {
+        tensors_sha256: Some(sha256_hex(&bytes)),
+        ..summary.clone()
+    };
+    let json = serde_json::to_vec_pretty(&summary).map_err(|e| AttackError::Format {
         path: dir.join(SUMMARY_FILE),
         reason: e.to_string(),
     })?;
@@ -306,4 +319,41 @@ pub fn load_summary(dir: &Path) -> Result<AttackSummary> {
         path,
         reason: e.to_string(),
     })
+}
+
+/// Reads `dir/summary.json` and checks that `dir/adversarial.safetensors` holds the tensors it
+/// was written with ([`AttackError::Incomplete`] if not; summaries of earlier versions, which
+/// do not say, pass when the tensors file is there).
+pub fn load_checked_summary(dir: &Path) -> Result<AttackSummary> {
+    let summary = load_summary(dir)?;
+    let bytes = read(&dir.join(ADVERSARIAL_FILE))?;
+    check_pair(dir, &summary, &bytes)?;
+    Ok(summary)
+}
+
+/// Reads an attack's summary and tensors, checked to belong together (see
+/// [`load_checked_summary`]).
+pub fn load(dir: &Path) -> Result<(AttackSummary, HashMap<String, NamedTensor>)> {
+    let summary = load_summary(dir)?;
+    let path = dir.join(ADVERSARIAL_FILE);
+    let bytes = read(&path)?;
+    check_pair(dir, &summary, &bytes)?;
+    Ok((summary, decode_safetensors(&bytes, &path)?))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| AttackError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn check_pair(dir: &Path, summary: &AttackSummary, tensors: &[u8]) -> Result<()> {
+    match &summary.tensors_sha256 {
+        Some(recorded) if *recorded != sha256_hex(tensors) => Err(AttackError::Incomplete {
+            path: dir.join(SUMMARY_FILE),
+            reason: format!("it was written with other tensors than {ADVERSARIAL_FILE} holds"),
+        }),
+        _ => Ok(()),
+    }
 }

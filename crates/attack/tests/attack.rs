@@ -229,6 +229,35 @@ fn a_worker_that_panics_ends_the_attack_with_an_error() {
 }
 
 #[test]
+fn a_worker_that_panics_stops_the_other_workers() {
+    let device = Device::flex();
+    let model = Poisoned(linear_model(&device, 8));
+    const N: usize = 40;
+    let (mut x, labels) = images(N, 9);
+    // The first chunk panics at once; each other chunk is one image's whole L-BFGS search.
+    x[0] = 0.5;
+    let mut reports = Reports(Vec::new());
+    let outcome = LbfgsAttack::new(AttackConfig {
+        workers: 2,
+        batch_size: 1,
+        ..config(Goal::Random)
+    })
+    .run(&model, upload(&x, &device), &labels, &mut reports);
+    assert!(
+        matches!(&outcome, Err(blindspot_attack::AttackError::Worker(why)) if why.contains("poisoned batch")),
+        "{:?}",
+        outcome.map(|r| r.success)
+    );
+    // The other worker ends the chunk it holds (one, two if it started well before the
+    // panicking one) and takes no more: before, it went on through all 39.
+    let finished = reports.0.iter().map(|&(done, _)| done).max().unwrap_or(0);
+    assert!(
+        finished <= 3,
+        "{finished} of {N} images were attacked after the panic"
+    );
+}
+
+#[test]
 fn batching_does_not_make_another_attack_but_any_other_setting_does() {
     let base = config(Goal::Untargeted);
     let rebatched = AttackConfig {
@@ -341,6 +370,57 @@ fn results_round_trip_through_safetensors_and_json() {
     assert!((loaded.mean_distortion - summary.mean_distortion).abs() < 1e-12);
     assert_eq!(summary.images, 3);
     assert!((summary.success_rate - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn tensors_and_a_summary_of_two_different_saves_are_refused_as_a_pair() {
+    let device = Device::flex();
+    let model = linear_model(&device, 12);
+    let (x, labels) = images(3, 13);
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for (dir, seed) in [(&a, 2), (&b, 3)] {
+        let cfg = AttackConfig {
+            seed,
+            ..config(Goal::Random)
+        };
+        let result = LbfgsAttack::new(cfg.clone())
+            .run(&model, upload(&x, &device), &labels, &mut Quiet)
+            .unwrap();
+        let summary = AttackSummary::new(&result, &cfg, "linear", "test", "flex");
+        files::save(dir.path(), &x, &result, &summary).unwrap();
+    }
+    let tensors = |d: &tempfile::TempDir| std::fs::read(d.path().join(files::ADVERSARIAL_FILE));
+    assert_ne!(tensors(&a).unwrap(), tensors(&b).unwrap(), "other targets");
+    // The summary names the tensors it was written with.
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(tensors(&a).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        files::load_summary(a.path()).unwrap().tensors_sha256,
+        Some(digest)
+    );
+    assert!(files::load(a.path()).is_ok_and(|(s, t)| s.config.seed == 2 && t.contains_key("x")));
+    // A save over `a` killed between its tensors and its summary.
+    std::fs::copy(
+        b.path().join(files::ADVERSARIAL_FILE),
+        a.path().join(files::ADVERSARIAL_FILE),
+    )
+    .unwrap();
+    let summary_path = a.path().join(files::SUMMARY_FILE);
+    assert!(matches!(
+        files::load(a.path()),
+        Err(AttackError::Incomplete { path, .. }) if path == summary_path
+    ));
+    assert!(matches!(
+        files::load_checked_summary(a.path()),
+        Err(AttackError::Incomplete { path, .. }) if path == summary_path
+    ));
+    // A missing tensors file is "not found", not a read failure that stops a pipeline.
+    std::fs::remove_file(a.path().join(files::ADVERSARIAL_FILE)).unwrap();
+    let missing = files::load_checked_summary(a.path()).unwrap_err();
+    assert!(matches!(missing, AttackError::Io { .. }) && !missing.is_read_failure());
 }
 
 #[test]

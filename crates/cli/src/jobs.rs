@@ -26,7 +26,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::cmd::train::{train_and_save, train_method_and_save};
+use crate::cmd::train::{load_training_report, train_and_save, train_method_and_save};
 use crate::common::CommonArgs;
 
 /// One training, as the parent would run it: the catalogue model, its split, scale and recipe,
@@ -91,15 +91,26 @@ impl TrainJob {
         })
     }
 
-    /// The checkpoint's metadata if it is there with this job's fingerprint and weights that
-    /// load (a truncated or foreign `model.safetensors` beside a good `model.json` is
-    /// retrained, not accepted and failed on later).
+    /// The checkpoint's metadata if it is there with this job's fingerprint, weights that
+    /// load and were saved with that `model.json` and, for a method's job, the `training.json`
+    /// written with those weights: a truncated, foreign or half-written checkpoint is
+    /// retrained, not accepted and failed on later. A file that is there but cannot be read
+    /// (a permission, a device error) is an error, not a reason to retrain.
     pub fn up_to_date(&self, mnist: &Mnist) -> anyhow::Result<Option<checkpoint::ModelMeta>> {
         let fingerprint = self.fingerprint(mnist)?;
-        let meta = checkpoint::load_meta(&self.dir)
-            .ok()
-            .filter(|m| m.fingerprint == fingerprint);
-        Ok(meta.filter(|_| checkpoint::load(&self.dir, &burn::tensor::Device::default()).is_ok()))
+        let context = || format!("reading the checkpoint in {}", self.dir.display());
+        let meta = match checkpoint::load(&self.dir, &burn::tensor::Device::default()) {
+            Ok((_, meta)) => meta,
+            Err(e) if e.is_read_failure() => return Err(e).with_context(context),
+            Err(_) => return Ok(None),
+        };
+        if meta.fingerprint != fingerprint {
+            return Ok(None);
+        }
+        if self.method.is_some() && load_training_report(&self.dir).is_err() {
+            return Ok(None);
+        }
+        Ok(Some(meta))
     }
 
     /// Trains and saves the model in this process.
@@ -396,6 +407,7 @@ fn last_line(path: &Path) -> Option<String> {
 mod tests {
     use super::*;
     use crate::backend::Backend;
+    use crate::cmd::train::TRAINING_FILE;
     use blindspot_advtrain::{Levels, PoolConfig};
     use blindspot_data::splits::ImageShape;
     use blindspot_data::{Dataset, IMAGE_PIXELS};
@@ -525,6 +537,65 @@ mod tests {
         }
         std::fs::write(&weights, &bytes).unwrap();
         assert!(job.up_to_date(&mnist).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_method_checkpoint_needs_the_report_of_its_weights_and_an_unreadable_file_is_an_error() {
+        let mnist = fixture();
+        let out = scratch("report");
+        let job = job(&out, 7, Some(Method::dropout()));
+        let run = job.run().unwrap();
+        let save = || {
+            let meta = checkpoint::ModelMeta {
+                name: run.id(),
+                model: run.spec.name.into(),
+                split: job.split.clone(),
+                config: serde_json::to_value(&run.spec.architecture).unwrap(),
+                train_config: serde_json::to_value(&job.config).unwrap(),
+                seed: 7,
+                data_sha256: String::new(),
+                train_examples: 20,
+                train_error: 0.0,
+                test_error: 0.0,
+                train_seconds: 0.0,
+                backend: "flex".into(),
+                fingerprint: job.fingerprint(&mnist).unwrap(),
+            };
+            let model = run
+                .spec
+                .architecture
+                .init(&burn::tensor::Device::flex())
+                .unwrap();
+            checkpoint::save(&model, &meta, &job.dir).unwrap();
+        };
+        let report = job.dir.join(TRAINING_FILE);
+        let write_report = || {
+            let weights = checkpoint::weights_sha256(&job.dir).unwrap();
+            let json = serde_json::json!({"generation_seconds": 1.5, "weights_sha256": weights});
+            std::fs::write(&report, json.to_string()).unwrap();
+        };
+        save();
+        // Killed after the checkpoint, before its report: not up to date.
+        assert!(job.up_to_date(&mnist).unwrap().is_none());
+        write_report();
+        assert!(job.up_to_date(&mnist).unwrap().is_some());
+        let loaded = crate::cmd::train::load_training_report(&job.dir).unwrap();
+        assert_eq!(loaded["generation_seconds"].as_f64(), Some(1.5));
+        // Retrained and killed before the new report: the old one is refused, not read as
+        // the new model's (nor as 0 seconds).
+        save();
+        assert!(job.up_to_date(&mnist).unwrap().is_none());
+        let stale = crate::cmd::train::load_training_report(&job.dir).unwrap_err();
+        assert!(stale.to_string().contains("other weights"), "{stale}");
+        std::fs::remove_file(&report).unwrap();
+        let missing = crate::cmd::train::load_training_report(&job.dir).unwrap_err();
+        assert!(missing.to_string().contains("reading"), "{missing}");
+        // A model.json that is there but cannot be read is an error, not "retrain".
+        let meta = job.dir.join(checkpoint::META_FILE);
+        std::fs::remove_file(&meta).unwrap();
+        std::fs::create_dir(&meta).unwrap();
+        let err = job.up_to_date(&mnist).unwrap_err();
+        assert!(format!("{err:#}").contains("model.json"), "{err:#}");
     }
 
     /// Held by the tests that start processes: one of them writes an executable and runs it,

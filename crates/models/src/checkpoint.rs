@@ -317,12 +317,51 @@ pub fn save(model: &AnyModel, meta: &ModelMeta, dir: &Path) -> Result<()> {
     ]);
     let weights = encode_safetensors(&named_tensors(model), metadata)?;
     write_atomic(&dir.join(WEIGHTS_FILE), &weights)?;
-    let json = serde_json::to_vec_pretty(meta).map_err(|e| ModelError::Format {
+    // `model.json`, written last, names the weights it goes with: a kill between the two
+    // writes leaves a pair that `load` refuses (and pipelines retrain).
+    let format = |e: serde_json::Error| ModelError::Format {
         path: dir.join(META_FILE),
         message: e.to_string(),
-    })?;
-    write_atomic(&dir.join(META_FILE), &json)?;
+    };
+    let mut json = serde_json::to_value(meta).map_err(format)?;
+    if let serde_json::Value::Object(fields) = &mut json {
+        fields.insert(
+            WEIGHTS_DIGEST_KEY.into(),
+            blindspot_data::files::sha256_hex(&weights).into(),
+        );
+    }
+    write_atomic(
+        &dir.join(META_FILE),
+        &serde_json::to_vec_pretty(&json).map_err(format)?,
+    )?;
     Ok(())
+}
+
+/// The key of `model.json` that holds the SHA-256 of the weights saved with it.
+const WEIGHTS_DIGEST_KEY: &str = "weights_sha256";
+
+/// Checks that `weights` (the bytes of `dir/model.safetensors`) are the weights `model.json`
+/// was saved with. Files of earlier versions, which do not say, pass.
+fn check_pair(dir: &Path, weights: &[u8]) -> Result<()> {
+    let path = dir.join(META_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| ModelError::io("reading", &path, e))?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| ModelError::Format {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+    match json.get(WEIGHTS_DIGEST_KEY) {
+        None => Ok(()),
+        Some(serde_json::Value::String(recorded))
+            if *recorded == blindspot_data::files::sha256_hex(weights) =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(ModelError::Incomplete {
+            path,
+            reason: format!("it was saved with other weights than {WEIGHTS_FILE} holds"),
+        }),
+    }
 }
 
 /// SHA-256 of `dir/model.safetensors`: the identity of the weights a derived result (an attack,
@@ -344,12 +383,14 @@ pub fn load_meta(dir: &Path) -> Result<ModelMeta> {
 }
 
 /// Loads a model directory onto `device`: rebuilds the architecture from `model.json`, then
-/// loads and checks the weights.
+/// loads and checks the weights ([`ModelError::Incomplete`] if they are not those `model.json`
+/// was saved with).
 pub fn load(dir: &Path, device: &Device) -> Result<(AnyModel, ModelMeta)> {
     let meta = load_meta(dir)?;
     let path = dir.join(WEIGHTS_FILE);
     let architecture = meta.architecture(&dir.join(META_FILE))?;
     let bytes = std::fs::read(&path).map_err(|e| ModelError::io("reading", &path, e))?;
+    check_pair(dir, &bytes)?;
     let tensors = decode_safetensors(&bytes, &path)?;
     let model = load_named_tensors(architecture.init(device)?, tensors, &path)?;
     Ok((model, meta))

@@ -69,6 +69,15 @@ pub enum ModelError {
         /// What is wrong.
         message: String,
     },
+    /// Two files written as a pair do not belong together (a write between them was
+    /// interrupted, or one was replaced): the pair must be written again.
+    #[error("{path}: {reason}")]
+    Incomplete {
+        /// The file whose partner does not match.
+        path: PathBuf,
+        /// What does not match.
+        reason: String,
+    },
     /// Reading or writing a file failed.
     #[error("{action} {path}: {source}")]
     Io {
@@ -98,6 +107,13 @@ pub enum ModelError {
 }
 
 impl ModelError {
+    /// Whether reading or writing a file failed for another reason than its absence (a
+    /// permission, a device error): such a file must not be taken for a missing one and
+    /// silently redone.
+    pub fn is_read_failure(&self) -> bool {
+        matches!(self, Self::Io { source, .. } if source.kind() != std::io::ErrorKind::NotFound)
+    }
+
     pub(crate) fn io(
         action: &'static str,
         path: impl Into<PathBuf>,

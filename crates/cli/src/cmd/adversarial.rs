@@ -13,6 +13,7 @@ use blindspot_report::AdvTrainResult;
 use blindspot_report::transfer::MeanStd;
 
 use crate::cmd::attack::up_to_date_or_attack;
+use crate::cmd::train::{TRAINING_FILE, load_training_report};
 use crate::cmd::transfer::seeded_id;
 use crate::common::CommonArgs;
 use crate::jobs::TrainJob;
@@ -162,11 +163,14 @@ pub fn adversarial_stage(
                     meta
                 }
             };
-            let report: serde_json::Value = std::fs::read(dir.join("training.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .unwrap_or_default();
-            generation.push(report["generation_seconds"].as_f64().unwrap_or(0.0));
+            let report = load_training_report(dir)?;
+            let generation_seconds = report["generation_seconds"].as_f64();
+            generation.push(generation_seconds.with_context(|| {
+                format!(
+                    "{}: no generation_seconds",
+                    dir.join(TRAINING_FILE).display()
+                )
+            })?);
             let attack = AttackConfig::default();
             let (summary, _, _) =
                 up_to_date_or_attack(id, &images, Split::Test, &attack, common, retrained)

@@ -174,8 +174,22 @@ pub fn up_to_date_or_attack(
 ) -> anyhow::Result<(AttackSummary, PathBuf, bool)> {
     let dir = attack_dir(&common.out, model, split, config.goal);
     let model_dir = common.model_dir(model);
-    let weights = checkpoint::weights_sha256(&model_dir).ok();
-    match files::load_summary(&dir) {
+    let weights = match checkpoint::weights_sha256(&model_dir) {
+        Ok(digest) => Some(digest),
+        Err(e) if e.is_read_failure() => {
+            return Err(e).context("reading the attacked model's weights");
+        }
+        Err(_) => None,
+    };
+    // A summary that is missing, unreadable as JSON or not written with the tensors beside
+    // it means "attack again"; a file that is there but cannot be read is an error.
+    let saved = match files::load_checked_summary(&dir) {
+        Err(e) if e.is_read_failure() => {
+            return Err(e).with_context(|| format!("reading the attack in {}", dir.display()));
+        }
+        saved => saved,
+    };
+    match saved {
         Ok(s)
             if s.format == files::FORMAT_VERSION
                 && s.config.same_attack(config)

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use blindspot_attack::files::{input_shape_of, load_tensors};
+use blindspot_attack::files::{input_shape_of, load};
 use blindspot_attack::{AttackConfig, Goal};
 use blindspot_data::{Split, write_atomic};
 use blindspot_models::alexnet::AlexNetConfig;
@@ -615,7 +615,7 @@ impl ReproduceArgs {
     /// RMS) for the first successful random-target examples of a model.
     fn figures(&self, id: &str, attack: &Path) -> anyhow::Result<()> {
         const ROWS: usize = 8;
-        let t = load_tensors(attack).with_context(|| format!("reading {}", attack.display()))?;
+        let (_, t) = load(attack).with_context(|| format!("reading {}", attack.display()))?;
         let get = |name: &str| {
             t.get(name)
                 .with_context(|| format!("{}: no tensor `{name}`", attack.display()))

@@ -278,9 +278,9 @@ fn mnist_model(
         return Ok((rows, None));
     }
     // The certificates are compared with this checkpoint's attack, not an older model's.
-    let made_on = blindspot_attack::files::load_summary(&attack_dir)
-        .with_context(|| format!("reading {}", attack_dir.display()))?
-        .weights_sha256;
+    let (summary, t) = blindspot_attack::files::load(&attack_dir)
+        .with_context(|| format!("reading {}", attack_dir.display()))?;
+    let made_on = summary.weights_sha256;
     let weights = checkpoint::weights_sha256(dir)?;
     let (split, goal) = attack.split_once('-').unwrap_or(("train", attack));
     anyhow::ensure!(
@@ -292,8 +292,6 @@ fn mnist_model(
         dir.display(),
         goal.replacen("target-", "target:", 1)
     );
-    let t = blindspot_attack::files::load_tensors(&attack_dir)
-        .with_context(|| format!("reading {}", attack_dir.display()))?;
     let get = |name: &str| {
         t.get(name)
             .with_context(|| format!("{}: no tensor {name}", attack_dir.display()))
@@ -301,12 +299,15 @@ fn mnist_model(
     let (x, label, l2, success) = (get("x")?, get("label")?, get("l2")?, get("success")?);
     let n = label.values.len();
     let dim = model.input_len();
+    let misclassified = t.get("misclassified").map(|m| m.values.clone());
     anyhow::ensure!(
-        x.values.len() == n * dim && l2.values.len() == n && success.values.len() == n,
+        x.values.len() == n * dim
+            && l2.values.len() == n
+            && success.values.len() == n
+            && misclassified.as_ref().is_none_or(|m| m.len() == n),
         "{}: inconsistent tensor shapes",
         attack_dir.display()
     );
-    let misclassified = t.get("misclassified").map(|m| m.values.clone());
     let xs = Tensor::<2>::from_data(TensorData::new(x.values.clone(), [n, dim]), device);
     let certs = certify_with(&model, xs, l)?;
     let mut csv = String::from("index,label,predicted,margin,certified_l2,attack_l2,ratio\n");

@@ -238,8 +238,38 @@ pub fn train_method_and_save(
     drop(progress);
     checkpoint::save(&AnyModel::Mlp(model), &meta, dir)
         .with_context(|| format!("saving {}", dir.display()))?;
-    let path = dir.join("training.json");
-    blindspot_data::write_atomic(&path, &serde_json::to_vec_pretty(&report)?)
+    // Written after the checkpoint and naming its weights: a kill in between leaves a
+    // report that `load_training_report` refuses (and the job is then trained again).
+    let mut json = serde_json::to_value(&report)?;
+    if let serde_json::Value::Object(fields) = &mut json {
+        fields.insert(
+            "weights_sha256".into(),
+            checkpoint::weights_sha256(dir)?.into(),
+        );
+    }
+    let path = dir.join(TRAINING_FILE);
+    blindspot_data::write_atomic(&path, &serde_json::to_vec_pretty(&json)?)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(meta)
+}
+
+/// The method's report beside a checkpoint trained with a method.
+pub const TRAINING_FILE: &str = "training.json";
+
+/// The report in `dir/training.json`, checked to be the one written with the weights
+/// `dir/model.safetensors` holds now: a missing report, one of other weights or of an earlier
+/// version (which does not say) is an error, never a report of zeros.
+pub fn load_training_report(dir: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let path = dir.join(TRAINING_FILE);
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+    let weights = checkpoint::weights_sha256(dir)?;
+    anyhow::ensure!(
+        report["weights_sha256"].as_str() == Some(weights.as_str()),
+        "{}: written for other weights than {} holds (an interrupted training): train it again",
+        path.display(),
+        checkpoint::WEIGHTS_FILE
+    );
+    Ok(report)
 }

@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use blindspot_attack::files::{AttackSummary, load_tensors};
+use blindspot_attack::files::{self, AttackSummary};
 use blindspot_attack::{AttackConfig, Goal};
 use blindspot_data::{Dataset, Mnist, Split, write_atomic};
 use blindspot_models::{AnyModel, Bounds, Classifier, checkpoint, error_rate};
@@ -226,7 +226,7 @@ fn adversarial_set(
     };
     let run = seeded_id(model, k);
     let (summary, dir, _) = up_to_date_or_attack(&run, images, split, &config, common, retrained)?;
-    let tensors = load_tensors(&dir).with_context(|| format!("reading {}", dir.display()))?;
+    let (_, tensors) = files::load(&dir).with_context(|| format!("reading {}", dir.display()))?;
     let set = ExampleSet::from_attack(model, &tensors, bounds)
         .with_context(|| format!("adversarial examples in {}", dir.display()))?;
     Ok((set, summary))
