@@ -159,11 +159,32 @@ pub struct UnitsResult {
     pub image_set: String,
     /// Natural directions measured (units, possibly an evenly spaced subset).
     pub natural_directions: usize,
-    /// Of those, units whose top-k set is decided by ties at the unit's minimum (dead or
-    /// nearly dead units); left out of the scores.
+    /// Of those, units constant on part of their top-k set at their minimum over the set
+    /// (dead or nearly dead units); left out of the scores.
     pub degenerate_units: usize,
+    /// What the units' images were ranked by: `pre-activation` (the unit's input before its
+    /// nonlinearity, which orders like the activation and does not tie where float32 rounds a
+    /// saturated sigmoid to 1) or `activation`. Empty in results written before the ranking
+    /// was recorded.
+    #[serde(default)]
+    pub unit_ranking: String,
+    /// Units whose ranking score ties at the k-th place: their top-k set took the lowest
+    /// image indices among the tied images.
+    #[serde(default)]
+    pub tied_units: usize,
+    /// Units whose activation ties at the k-th place (more than k images at the same value,
+    /// e.g. a sigmoid saturated at 1.0): ranked by the activation, their top-k set would be
+    /// decided by tie-breaking.
+    #[serde(default)]
+    pub activation_tied_units: usize,
+    /// The most test images tied at one unit's k-th activation.
+    #[serde(default)]
+    pub largest_activation_tie: usize,
     /// Random directions measured.
     pub random_directions: usize,
+    /// Random directions whose score ties at the k-th place (lowest image indices taken).
+    #[serde(default)]
+    pub tied_random_directions: usize,
     /// Draws of k random images (the baseline).
     pub image_draws: usize,
     /// Seed of the random directions and draws.
@@ -184,6 +205,26 @@ impl UnitsResult {
     /// The statistics of a score, if computed.
     pub fn score(&self, name: &str) -> Option<&ScoreStats> {
         self.scores.iter().find(|s| s.score == name)
+    }
+
+    /// How the units were ranked and how many tied, e.g. `ranked by pre-activation: 38 units
+    /// tie at the k-th activation (up to 991 images), 0 at the k-th pre-activation`.
+    pub fn ties(&self) -> String {
+        let mut out = match self.unit_ranking.as_str() {
+            "" => "ranking not recorded".to_string(),
+            ranking => format!("ranked by {ranking}"),
+        };
+        out += &format!(
+            ": {} units tie at the k-th activation",
+            self.activation_tied_units
+        );
+        if self.activation_tied_units > 0 {
+            out += &format!(" (up to {} images)", self.largest_activation_tie);
+        }
+        if self.unit_ranking == "pre-activation" {
+            out += &format!(", {} at the k-th pre-activation", self.tied_units);
+        }
+        out
     }
 
     /// One line: can natural and random directions be told apart, and do both beat random
@@ -312,6 +353,12 @@ pub fn render_units_section(results: &[UnitsResult]) -> String {
             );
         }
     }
+    out += "Units are ranked by their pre-activation where the model exposes it (every model \
+            of the catalogue): it orders the images like the activation, and separates the \
+            images on which a sigmoid unit saturates to exactly 1.0 in float32, which would \
+            otherwise be ordered by the sort's tie-breaking. Random directions are ranked by \
+            `⟨φ(x), v⟩`. Remaining ties at the k-th place go to the lowest test-image index and \
+            are counted below.\n\n";
     out += "The measurement does not look at the network under study. For each direction's \
             top-k set: the **label share** (share of the most common true label among the k \
             images; higher is more coherent) and the **reference distance** (mean pairwise \
@@ -383,13 +430,15 @@ pub fn render_units_section(results: &[UnitsResult]) -> String {
     out += "\nVerdicts:\n\n";
     for r in results {
         out += &format!(
-            "- **{} layer {}** ({} units, {} degenerate; {} random directions; {} image draws; \
-             k = {}; reference: {}; {}; {:.0} s): {}\n",
+            "- **{} layer {}** ({} units, {} degenerate; {}; {} random directions, {} tied at \
+             the k-th place; {} image draws; k = {}; reference: {}; {}; {:.0} s): {}\n",
             r.model,
             r.layer,
             r.natural_directions,
             r.degenerate_units,
+            r.ties(),
             r.random_directions,
+            r.tied_random_directions,
             r.image_draws,
             r.k,
             r.reference,
@@ -441,7 +490,12 @@ mod tests {
             image_set: "first 10000 test images".into(),
             natural_directions: 256,
             degenerate_units: 3,
+            unit_ranking: "pre-activation".into(),
+            tied_units: 1,
+            activation_tied_units: 38,
+            largest_activation_tie: 991,
             random_directions: 256,
+            tied_random_directions: 2,
             image_draws: 1000,
             seed: 0,
             reference: "n100-100-10-p2 layer 1".into(),
@@ -540,6 +594,52 @@ mod tests {
         assert!(md.contains("| conv | 1 (256) | reference distance |"));
         assert!(md.contains("1.0e-6"), "{md}");
         assert!(render_units_section(&[]).contains("No units results"));
+    }
+
+    #[test]
+    fn section_states_the_ranking_and_counts_the_ties() {
+        let mut r = result();
+        assert_eq!(
+            r.ties(),
+            "ranked by pre-activation: 38 units tie at the k-th activation (up to 991 images), \
+             1 at the k-th pre-activation"
+        );
+        let md = render_units_section(std::slice::from_ref(&r));
+        assert!(
+            md.contains(
+                "(256 units, 3 degenerate; ranked by pre-activation: 38 units tie at the k-th \
+                 activation (up to 991 images), 1 at the k-th pre-activation; 256 random \
+                 directions, 2 tied at the k-th place;"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("Units are ranked by their pre-activation"),
+            "{md}"
+        );
+        r.unit_ranking = "activation".into();
+        r.activation_tied_units = 0;
+        assert_eq!(
+            r.ties(),
+            "ranked by activation: 0 units tie at the k-th activation"
+        );
+        // A result written before the ranking was recorded reads with zero counts.
+        let mut json = serde_json::to_value(result()).unwrap();
+        for key in [
+            "unit_ranking",
+            "tied_units",
+            "activation_tied_units",
+            "largest_activation_tie",
+            "tied_random_directions",
+        ] {
+            json.as_object_mut().unwrap().remove(key);
+        }
+        let old: UnitsResult = serde_json::from_value(json).unwrap();
+        assert_eq!((old.tied_units, old.activation_tied_units), (0, 0));
+        assert_eq!(
+            old.ties(),
+            "ranking not recorded: 0 units tie at the k-th activation"
+        );
     }
 
     #[test]

@@ -8,8 +8,10 @@
 //! without the network under study, so that the claim can be tested:
 //!
 //! - [`direction`]: the natural basis and seeded random unit vectors.
-//! - [`top_k`](mod@top_k): the top-k images of every direction, streamed over the set in batches on the
-//!   device.
+//! - [`top_k`](mod@top_k): the top-k images of every direction, streamed over the set in batches.
+//! - [`rank`]: what units are ranked by, their pre-activations where the model exposes them
+//!   ([`PreActivations`]), so that a saturated sigmoid does not leave the top-k set to
+//!   tie-breaking.
 //! - [`score`]: label share and mean pairwise distance in an independent model's feature space;
 //!   the random-image baseline.
 //! - [`stats`]: means with 95% intervals, Welch's t-test, Mann–Whitney U, Cohen's d.
@@ -40,6 +42,7 @@
 pub mod direction;
 pub mod error;
 pub mod measure;
+pub mod rank;
 pub mod score;
 pub mod stats;
 pub mod top_k;
@@ -50,6 +53,7 @@ pub use measure::{
     DirectionChoice, GroupScores, ImageSet, Reference, UnitsConfig, UnitsMeasurement, compare,
     measure,
 };
+pub use rank::{PreActivations, Ranking};
 pub use score::{label_share, labels_of, mean_pairwise_distance, random_draws};
 pub use stats::{mann_whitney, summarize, two_sample, welch};
 pub use top_k::{TopK, layer_features, layer_width, top_k};

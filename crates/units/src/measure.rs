@@ -2,12 +2,12 @@
 //! directions, their coherence scores, the random-image baseline and the comparisons.
 
 use blindspot_data::Dataset;
-use blindspot_models::Classifier;
 use blindspot_report::units::ScoreStats;
 use burn::prelude::*;
 
 use crate::direction::Directions;
 use crate::error::{Result, UnitsError};
+use crate::rank::PreActivations;
 use crate::score::{label_share, labels_of, mean_pairwise_distance, random_draws};
 use crate::stats::{summarize, two_sample};
 use crate::top_k::{TopK, layer_width, top_k};
@@ -35,7 +35,8 @@ impl DirectionChoice {
 /// Settings of one measurement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnitsConfig {
-    /// Hidden layer (index into [`Classifier::activations`], input side first).
+    /// Hidden layer (index into [`blindspot_models::Classifier::activations`], input side
+    /// first).
     pub layer: usize,
     /// Images per top-k set.
     pub k: usize,
@@ -150,8 +151,20 @@ pub struct UnitsMeasurement {
     pub draws: Vec<Vec<usize>>,
     /// Per-direction scores of every group present.
     pub scores: Vec<GroupScores>,
-    /// Units whose top-k set is decided by ties (left out of the statistics).
+    /// Units constant on part of their top-k set at their minimum (see [`TopK::degenerate`];
+    /// left out of the statistics).
     pub degenerate_units: Vec<usize>,
+    /// Units whose ranking score ties at the k-th place ([`TopK::ties`]): their top-k set
+    /// depends on the lowest-index rule.
+    pub tied_units: Vec<usize>,
+    /// Units whose activation ties at the k-th place ([`TopK::activation_ties`]), e.g. a
+    /// sigmoid saturated at 1.0 on more than k images; decided by the pre-activation when the
+    /// units are ranked by it.
+    pub activation_tied_units: Vec<usize>,
+    /// The most images of the set tied at one unit's k-th activation (0 without such ties).
+    pub largest_activation_tie: usize,
+    /// Random directions whose score ties at the k-th place.
+    pub tied_random: usize,
     /// Label share and reference distance over the groups, with the tests.
     pub stats: Vec<ScoreStats>,
 }
@@ -225,7 +238,10 @@ pub fn compare(groups: &[GroupScores]) -> Vec<ScoreStats> {
 }
 
 /// Runs the measurement of `config` for `model` on `set`, scoring in `reference`'s space.
-pub fn measure<M: Classifier>(
+///
+/// Units are ranked by their pre-activations when `model` exposes them (see
+/// [`crate::rank`]), ties broken by the lowest image index and counted.
+pub fn measure<M: PreActivations>(
     model: &M,
     set: &ImageSet<'_>,
     reference: &Reference<'_>,
@@ -278,20 +294,34 @@ pub fn measure<M: Classifier>(
     let mut random = None;
     let mut scores = Vec::new();
     let mut degenerate_units = Vec::new();
+    let mut tied_units = Vec::new();
+    let mut activation_tied_units = Vec::new();
+    let mut largest_activation_tie = 0;
+    let mut tied_random = 0;
     for (dirs, top) in kinds.into_iter().zip(tops) {
         let group = dirs.kind();
         let rows = (0..top.directions).map(|d| {
-            // Degenerate rows are tie-broken by the backend: not a property of the direction.
+            // A unit constant on part of its top-k set: those images are not picked by it.
             (!(group == "natural" && top.degenerate(d))).then(|| top.row(d).to_vec())
         });
         scores.push(scores_of(group, rows, set, reference)?);
         if let Directions::Natural { units, .. } = &dirs {
-            degenerate_units = (0..top.directions)
-                .filter(|&d| top.degenerate(d))
-                .map(|d| units[d])
-                .collect();
+            let which = |keep: &dyn Fn(usize) -> bool| -> Vec<usize> {
+                (0..top.directions)
+                    .filter(|&d| keep(d))
+                    .map(|d| units[d])
+                    .collect()
+            };
+            degenerate_units = which(&|d| top.degenerate(d));
+            tied_units = which(&|d| top.tied(d));
+            activation_tied_units = which(&|d| top.activation_tied(d));
+            largest_activation_tie = (0..top.directions)
+                .map(|d| top.activation_tie_size(d))
+                .max()
+                .unwrap_or(0);
             natural = Some((dirs, top));
         } else {
+            tied_random = (0..top.directions).filter(|&d| top.tied(d)).count();
             random = Some((dirs, top));
         }
     }
@@ -313,6 +343,10 @@ pub fn measure<M: Classifier>(
         draws,
         scores,
         degenerate_units,
+        tied_units,
+        activation_tied_units,
+        largest_activation_tie,
+        tied_random,
         stats,
     })
 }

@@ -8,14 +8,17 @@ use blindspot_units::{
     layer_features, mann_whitney, mean_pairwise_distance, measure, random_draws, summarize,
     two_sample, welch,
 };
-use common::{Identity, Lcg, test_devices};
+use common::{Identity, Lcg, host_top_k, test_devices};
 
 #[test]
 fn label_share_is_one_for_identical_labels() {
     assert_eq!(label_share(&[7; 10]).unwrap(), 1.0);
     assert_eq!(label_share(&[1, 1, 2, 3]).unwrap(), 0.5);
     assert_eq!(label_share(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]).unwrap(), 0.1);
-    assert!(label_share(&[]).is_err());
+    assert!(matches!(
+        label_share(&[]),
+        Err(UnitsError::InvalidParameter(m)) if m.contains("empty set")
+    ));
 }
 
 #[test]
@@ -27,7 +30,15 @@ fn label_share_counts_classes_beyond_255() {
         labels_of(&[5, 999, 70_000], &[2, 1, 1]).unwrap(),
         vec![70_000, 999, 999]
     );
-    assert!(labels_of(&[5, 999], &[2]).is_err());
+    // Image 2 of a set of 2 labels: 3 labels needed.
+    assert!(matches!(
+        labels_of(&[5, 999], &[2]),
+        Err(UnitsError::Shape {
+            expected: 3,
+            found: 2,
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -38,8 +49,19 @@ fn pairwise_distance_is_zero_for_identical_features() {
     let line = [0.0f32, 0.0, 3.0, 4.0, 6.0, 8.0];
     let d = mean_pairwise_distance(&line, 2, &[0, 1, 2]).unwrap();
     assert!((d - 20.0 / 3.0).abs() < 1e-12, "{d}");
-    assert!(mean_pairwise_distance(&line, 2, &[0]).is_err());
-    assert!(mean_pairwise_distance(&line, 2, &[0, 3]).is_err());
+    assert!(matches!(
+        mean_pairwise_distance(&line, 2, &[0]),
+        Err(UnitsError::InvalidParameter(m)) if m.contains("at least 2 images, got 1")
+    ));
+    // Image 3 of three rows of 2: 8 values needed, 6 given.
+    assert!(matches!(
+        mean_pairwise_distance(&line, 2, &[0, 3]),
+        Err(UnitsError::Shape {
+            expected: 8,
+            found: 6,
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -54,7 +76,10 @@ fn random_draws_are_distinct_seeded_sets() {
         assert_eq!(s.len(), 10);
         assert!(s.iter().all(|&i| i < 50));
     }
-    assert!(random_draws(5, 6, 1, 0).is_err());
+    assert!(matches!(
+        random_draws(5, 6, 1, 0),
+        Err(UnitsError::InvalidParameter(m)) if m == "k must be in 1..=5, got 6"
+    ));
 }
 
 #[test]
@@ -107,24 +132,44 @@ fn summary_interval_covers_the_mean_and_shrinks_with_n() {
     assert!(big.ci_high - big.ci_low < small.ci_high - small.ci_low);
 }
 
+/// Share of the most common label among `set` (counted here, not by the crate).
+fn share_by_hand(labels: &[u32], set: &[usize]) -> f64 {
+    let ones = set.iter().filter(|&&i| labels[i] == 1).count();
+    ones.max(set.len() - ones) as f64 / set.len() as f64
+}
+
+/// Welch's t and mean difference of two samples, by the textbook formula.
+fn welch_by_hand(a: &[f64], b: &[f64]) -> (f64, f64) {
+    let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len() as f64;
+    let var = |x: &[f64]| {
+        let m = mean(x);
+        x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (x.len() - 1) as f64
+    };
+    let diff = mean(a) - mean(b);
+    let se = (var(a) / a.len() as f64 + var(b) / b.len() as f64).sqrt();
+    (diff, diff / se)
+}
+
 #[test]
 fn measurement_on_a_clustered_identity_layer() {
-    // 2 classes; unit 0 is high exactly on class 1, so its top-k set is pure; units 1..4 are
-    // noise. The reference space is the pixels themselves.
-    let (n, d, k) = (120, 4, 10);
+    // 2 classes; units 0..6 are high exactly on class 1 (label + 0.1·noise), so their top-k
+    // sets are pure; units 6 and 7 are noise. The reference space is the pixels themselves.
+    // The claimed outcome: every pure unit scores 1.0, and the units beat random images on
+    // label share (both tests at 5%, |d| ≥ 0.2).
+    let (n, d, k, pure) = (120, 8, 10, 6);
     let mut rng = Lcg::new(5);
     let labels: Vec<u32> = (0..n).map(|i| (i % 2) as u32).collect();
     let x: Vec<f32> = (0..n * d)
         .map(|p| {
             let (i, c) = (p / d, p % d);
-            if c == 0 {
+            if c < pure {
                 labels[i] as f32 + 0.1 * rng.next_f64() as f32
             } else {
                 rng.next_f64() as f32
             }
         })
         .collect();
-    let data = Dataset::new(x.clone(), labels, ImageShape::new(1, 1, d)).unwrap();
+    let data = Dataset::new(x.clone(), labels.clone(), ImageShape::new(1, 1, d)).unwrap();
     let set = ImageSet::from(&data);
     let reference = Reference::new(&x, d).unwrap();
     let config = UnitsConfig {
@@ -134,20 +179,83 @@ fn measurement_on_a_clustered_identity_layer() {
         batch_size: 25,
         ..UnitsConfig::default()
     };
+    // The expected top-k set of a direction v: a host sort of ⟨x_i, v⟩ in f64.
+    let top_by_hand = |v: &[f32]| {
+        host_top_k(n, k, |i| {
+            (0..d)
+                .map(|c| f64::from(x[i * d + c]) * f64::from(v[c]))
+                .sum()
+        })
+    };
+    let distance_by_hand = |s: &[usize]| {
+        let mut sum = 0.0;
+        for (a, &i) in s.iter().enumerate() {
+            for &j in &s[a + 1..] {
+                let d2: f64 = (0..d)
+                    .map(|c| (f64::from(x[i * d + c]) - f64::from(x[j * d + c])).powi(2))
+                    .sum();
+                sum += d2.sqrt();
+            }
+        }
+        sum / (s.len() * (s.len() - 1) / 2) as f64
+    };
     for (name, device) in test_devices() {
         let m = measure(&Identity(d), &set, &reference, &config, &device).unwrap();
         assert_eq!((m.layers, m.width), (1, d), "{name}");
         let natural = &m.scores[0];
         assert_eq!(natural.group, "natural");
-        assert_eq!(natural.label_share[0], 1.0, "{name}");
-        assert_eq!(m.scores[1].label_share.len(), 12);
+        let mut unit = vec![0.0f32; d];
+        let mut expected_natural = Vec::new();
+        for u in 0..d {
+            unit.fill(0.0);
+            unit[u] = 1.0;
+            let top = top_by_hand(&unit);
+            expected_natural.push(share_by_hand(&labels, &top));
+            let dist = distance_by_hand(&top);
+            assert!(
+                (natural.reference_distance[u] - dist).abs() < 1e-9,
+                "{name}: unit {u}: {} vs {dist}",
+                natural.reference_distance[u]
+            );
+        }
+        assert_eq!(natural.label_share, expected_natural, "{name}");
+        assert_eq!(natural.label_share[..pure], [1.0; 6], "{name}");
+        let (random_dirs, _) = m.random.as_ref().unwrap();
+        let expected_random: Vec<f64> = (0..12)
+            .map(|r| share_by_hand(&labels, &top_by_hand(&random_dirs.vector(r).unwrap())))
+            .collect();
+        assert_eq!(m.scores[1].label_share, expected_random, "{name}");
         assert_eq!(m.scores[2].group, "images");
-        assert_eq!(m.scores[2].label_share.len(), 50);
+        assert_eq!(m.draws.len(), 50);
+        let expected_images: Vec<f64> = m.draws.iter().map(|s| share_by_hand(&labels, s)).collect();
+        assert_eq!(m.scores[2].label_share, expected_images, "{name}");
+        // The statistics are those of the expected scores.
         let share = &m.stats[0];
         assert_eq!(share.score, "label_share");
-        assert_eq!(share.groups.len(), 3);
-        assert_eq!(share.tests.len(), 3);
+        let mean = expected_natural.iter().sum::<f64>() / d as f64;
+        let g = share.group("natural").unwrap();
+        assert_eq!(g.n, d);
+        assert!(
+            (g.mean - mean).abs() < 1e-12,
+            "{name}: {} vs {mean}",
+            g.mean
+        );
+        let t = share.test("natural", "images").unwrap();
+        let (diff, welch_t) = welch_by_hand(&expected_natural, &expected_images);
+        assert!((t.difference - diff).abs() < 1e-12, "{name}: {t:?}");
+        assert!(
+            (t.welch_t - welch_t).abs() < 1e-9,
+            "{name}: {t:?} vs t = {welch_t}"
+        );
+        // The outcome: units are more coherent than random images.
+        assert!(diff > 0.2, "{name}: {diff}");
+        assert_eq!(
+            share.beats("natural", "images"),
+            Some(true),
+            "{name}: {t:?}"
+        );
         assert!(m.degenerate_units.is_empty());
+        assert!(m.tied_units.is_empty() && m.activation_tied_units.is_empty());
         // Only natural directions: no natural-vs-random test, still the image floor.
         let only = UnitsConfig {
             directions: DirectionChoice::Natural,
@@ -160,7 +268,14 @@ fn measurement_on_a_clustered_identity_layer() {
     }
     // Features of two images for a set of 120.
     let short = Reference::new(&x[..2 * d], d).unwrap();
-    assert!(measure(&Identity(d), &set, &short, &config, &test_devices()[0].1).is_err());
+    assert!(matches!(
+        measure(&Identity(d), &set, &short, &config, &test_devices()[0].1),
+        Err(UnitsError::Shape {
+            expected: 960,
+            found: 16,
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -225,8 +340,15 @@ fn images_of_another_width_than_the_models_input_are_refused() {
     assert!(refused(
         layer_features(&wide, 0, &x, 4, 8, device).map(|_| ())
     ));
-    // The model of the data's width accepts both.
-    assert!(measure(&Identity(4), &set, &reference, &config, device).is_ok());
+    // The model of the data's width accepts both. Image i is (4i, 4i+1, 4i+2, 4i+3): every
+    // unit's top 3 are images 9, 8, 7, labels 1, 0, 1.
+    let m = measure(&Identity(4), &set, &reference, &config, device).unwrap();
+    assert_eq!((m.layers, m.width), (1, 4));
+    let (_, top) = m.natural.as_ref().unwrap();
+    for u in 0..4 {
+        assert_eq!(top.row(u), [9, 8, 7], "unit {u}");
+    }
+    assert_eq!(m.scores[0].label_share, [2.0 / 3.0; 4]);
     let (features, width) = layer_features(&Identity(4), 0, &x, 4, 8, device).unwrap();
     assert_eq!((features, width), (x, 4));
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use blindspot_units::{Directions, UnitsError, top_k};
+use blindspot_units::{Directions, Ranking, UnitsError, top_k};
 use common::{Identity, Lcg, host_top_k, test_devices};
 
 #[test]
@@ -15,11 +15,16 @@ fn top_k_of_a_unit_are_the_images_with_the_largest_coordinate() {
         let tops = top_k(&Identity(d), 0, &x, d, &[&units], k, 50, &device).unwrap();
         let top = &tops[0];
         assert_eq!((top.k, top.directions), (k, d));
+        // Identity exposes no pre-activations: ranked by φ, which has no ties here.
+        assert_eq!(top.ranking, Ranking::Activation);
+        assert_eq!(top.ties, [0; 6], "{name}");
+        assert_eq!(top.activation_ties, [0; 6], "{name}");
         for i in 0..d {
             let expected = host_top_k(n, k, |j| f64::from(x[j * d + i]));
             assert_eq!(top.row(i), expected.as_slice(), "{name}: unit {i}");
             let values: Vec<f32> = expected.iter().map(|&j| x[j * d + i]).collect();
             assert_eq!(top.row_values(i), values.as_slice(), "{name}: unit {i}");
+            assert_eq!(top.row_keys(i), values.as_slice(), "{name}: unit {i}");
             let min = (0..n).map(|j| x[j * d + i]).fold(f32::INFINITY, f32::min);
             assert_eq!(top.minimum[i], min, "{name}");
             assert!(!top.degenerate(i));
@@ -76,10 +81,28 @@ fn constant_unit_is_degenerate_and_bad_inputs_are_errors() {
                 layers: 1
             })
         ));
-        assert!(top_k(&Identity(d), 0, &x, d, &[&units], n + 1, 8, &device).is_err());
-        assert!(top_k(&Identity(d), 0, &x[1..], d, &[&units], 5, 8, &device).is_err());
+        assert!(matches!(
+            top_k(&Identity(d), 0, &x, d, &[&units], n + 1, 8, &device),
+            Err(UnitsError::InvalidParameter(m)) if m == "k must be in 1..=30 (the image set), got 31"
+        ));
+        // 89 values are not rows of 3: the next whole number below is 29 rows.
+        assert!(matches!(
+            top_k(&Identity(d), 0, &x[1..], d, &[&units], 5, 8, &device),
+            Err(UnitsError::Shape {
+                expected: 87,
+                found: 89,
+                ..
+            })
+        ));
         let wide = Directions::units(d + 1, None).unwrap();
-        assert!(top_k(&Identity(d), 0, &x, d, &[&wide], 5, 8, &device).is_err());
+        assert!(matches!(
+            top_k(&Identity(d), 0, &x, d, &[&wide], 5, 8, &device),
+            Err(UnitsError::Shape {
+                expected: 3,
+                found: 4,
+                ..
+            })
+        ));
     }
     assert!(matches!(
         Directions::natural(3, vec![3]),

@@ -9,12 +9,20 @@
 //! so that reference and model never share an architecture or an initialization), beside
 //! draws of k random images. Files:
 //!
+//! Units are ranked by their pre-activations (which order like the activations and do not tie
+//! where float32 rounds a saturated sigmoid to 1.0), random directions by `⟨φ(x), v⟩`; ties
+//! left at the k-th place go to the lowest test-image index and are counted (see
+//! `blindspot_units::rank`).
+//!
 //! - `<out>/units/<model>/layer<L>.safetensors`: `natural_units [U]`, `natural_indices`,
-//!   `natural_values [U, k]`, `natural_degenerate`, `natural_label_share`,
+//!   `natural_values` (activations), `natural_keys [U, k]` (ranking scores),
+//!   `natural_degenerate`, `natural_ties`, `natural_activation_ties`, `natural_label_share`,
 //!   `natural_reference_distance [U]`, `random_directions [R, width]`, `random_indices`,
-//!   `random_values [R, k]`, `random_label_share`, `random_reference_distance [R]`,
-//!   `images_draws [D, k]`, `images_label_share`, `images_reference_distance [D]` (all F32;
-//!   image indices into the test set; NaN scores for degenerate units);
+//!   `random_values [R, k]`, `random_ties`, `random_label_share`,
+//!   `random_reference_distance [R]`, `images_draws [D, k]`, `images_label_share`,
+//!   `images_reference_distance [D]` (all F32; image indices into the test set; ties: images
+//!   outside the top-k tied with its k-th ranking score, resp. activation; NaN scores for
+//!   degenerate units); the metadata names the units' ranking;
 //!   `<out>/units/<model>/layer<L>.json`: the summary ([`UnitsResult`]).
 //! - `<out>/tables/units-<model>-layer<L>{,-tests}.{csv,json}`, and for the `reproduce` stage
 //!   `<out>/tables/units{,-tests}.csv` and `units.json` over all models and layers.
@@ -401,7 +409,16 @@ fn run_job(
         image_set: format!("first {} test images", test.len()),
         natural_directions: m.natural.as_ref().map_or(0, |(d, _)| d.len()),
         degenerate_units: m.degenerate_units.len(),
+        unit_ranking: m
+            .natural
+            .as_ref()
+            .map_or("", |(_, top)| top.ranking.name())
+            .to_owned(),
+        tied_units: m.tied_units.len(),
+        activation_tied_units: m.activation_tied_units.len(),
+        largest_activation_tie: m.largest_activation_tie,
         random_directions: m.random.as_ref().map_or(0, |(d, _)| d.len()),
+        tied_random_directions: m.tied_random,
         image_draws: m.draws.len(),
         seed: plan.seed,
         reference,
@@ -412,8 +429,9 @@ fn run_job(
     };
     write_job_files(&m, &result, &common.out, common.backend.name())?;
     eprintln!(
-        "units: {} layer {layer}: {} ({:.1} s)",
+        "units: {} layer {layer}: {}; {} ({:.1} s)",
         meta.name,
+        result.ties(),
         result.verdict(),
         result.seconds
     );
@@ -492,6 +510,8 @@ fn write_job_files(
             format!("{kind}_values"),
             tensor(vec![d, k], top.values.clone()),
         );
+        let counts = |c: &[usize]| c.iter().map(|&n| n as f32).collect::<Vec<f32>>();
+        t.insert(format!("{kind}_ties"), tensor(vec![d], counts(&top.ties)));
         match dirs {
             Directions::Natural { units, .. } => {
                 let units = units.iter().map(|&u| u as f32).collect();
@@ -500,6 +520,11 @@ fn write_job_files(
                 t.insert(
                     "natural_degenerate".into(),
                     tensor(vec![d], degenerate.collect()),
+                );
+                t.insert("natural_keys".into(), tensor(vec![d, k], top.keys.clone()));
+                t.insert(
+                    "natural_activation_ties".into(),
+                    tensor(vec![d], counts(&top.activation_ties)),
                 );
             }
             Directions::Random { width, vectors, .. } => {
@@ -522,6 +547,7 @@ fn write_job_files(
         ("image_set".to_string(), result.image_set.clone()),
         ("reference".to_string(), result.reference.clone()),
         ("backend".to_string(), backend.to_string()),
+        ("unit_ranking".to_string(), result.unit_ranking.clone()),
     ]);
     let dir = out.join("units").join(&result.model);
     let path = dir.join(format!("layer{}.safetensors", result.layer));
