@@ -70,20 +70,55 @@ fn a_backend_that_was_not_compiled_in_names_its_feature() {
 
 #[test]
 fn help_documents_every_subcommand() {
-    let out = blindspot(&["--help"]);
-    let text = String::from_utf8(out.stdout).unwrap();
-    for sub in [
+    const SUBCOMMANDS: [&str; 9] = [
         "train",
+        "attack",
         "eval",
         "models",
         "bench",
-        "reproduce",
-        "attack",
         "transfer",
         "units",
         "spectral",
-    ] {
-        assert!(text.contains(sub), "{sub} missing from --help");
+        "reproduce",
+    ];
+    let out = blindspot(&["--help"]);
+    assert!(out.status.success(), "--help failed: {out:?}");
+    assert!(out.stderr.is_empty(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Usage: blindspot <COMMAND>"), "{text}");
+    // The `Commands:` block: one `  <name>  <description>` line per subcommand, up to the
+    // blank line.
+    let listed: Vec<(&str, &str)> = text
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (name, description) = l.trim().split_once(' ').unwrap_or((l.trim(), ""));
+            (name, description.trim())
+        })
+        .collect();
+    let mut names: Vec<&str> = listed.iter().map(|(n, _)| *n).collect();
+    let mut expected = SUBCOMMANDS.to_vec();
+    expected.push("help");
+    names.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(names, expected, "{text}");
+    for (name, description) in &listed {
+        assert!(
+            description.len() > 10,
+            "`{name}` has no description:\n{text}"
+        );
+    }
+    // Every subcommand has its own help, which exits with success.
+    for sub in SUBCOMMANDS {
+        let out = blindspot(&[sub, "--help"]);
+        assert!(out.status.success(), "{sub} --help failed: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains(&format!("Usage: blindspot {sub}")) && text.contains("Options:"),
+            "{sub} --help:\n{text}"
+        );
     }
 }
 

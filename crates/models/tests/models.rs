@@ -5,12 +5,25 @@ mod common;
 use std::collections::HashMap;
 
 use blindspot_data::IMAGE_PIXELS;
+use blindspot_data::Split;
 use blindspot_models::alexnet::AlexNetConfig;
 use blindspot_models::checkpoint::{self, ModelMeta, NamedTensor};
 use blindspot_models::{
-    Classifier, ModelError, ModelRun, Optimizer, Scale, Silent, TrainConfig, paper_models,
-    train_classifier,
+    Architecture, Classifier, ModelError, ModelRun, Optimizer, Scale, Silent, TrainConfig,
+    model_spec, paper_models, train_classifier,
 };
+
+/// [`ModelRun::fingerprint_of_version`] of softmax1 on the whole training set with
+/// [`smoke_recipe`], 2,000 training and 1,000 test examples, recipe version 2: the SHA-256 of
+/// the compact JSON with sorted keys (computed outside Rust, `printf %s '…' | sha256sum`)
+/// `{"architecture":{"activation":"sigmoid","classes":10,"hidden":[],"input":784,"kind":"mlp",
+/// "weight_decay":[0.0001]},"data":"c65580678af93f1ea48c2c0d01d543ec89307c6b8a0eb7ca542d7c18c5f4c681",
+/// "recipe_version":2,"split":"train","test_examples":1000,"train_config":{"batch_size":128,
+/// "epochs":2,"learning_rate":0.001,"optimizer":"adam","pretrain_epochs":0,
+/// "pretrain_learning_rate":0.001,"seed":0},"train_examples":2000}` (without the line breaks;
+/// `data` is MNIST's digest).
+const PINNED_SOFTMAX1_SMOKE: &str =
+    "ee145ea28eae9ab19ebe257520f3decc03a7be392843348cee65f1571a3f234f";
 use burn::prelude::*;
 use common::{separable, test_devices};
 
@@ -305,12 +318,135 @@ fn reproduction_set_covers_tables_1_and_3() {
     ] {
         assert!(ids.contains(&id.to_owned()), "{id} missing from {ids:?}");
     }
-    // Fingerprints change with the scale and the seed.
-    let run = &ModelRun::reproduction_set()[0];
-    let fp = |scale, seed| run.fingerprint(&run.train_config(scale, seed), 10, 10);
-    assert_ne!(fp(Scale::Smoke, 0), fp(Scale::Default, 0));
-    assert_ne!(fp(Scale::Smoke, 0), fp(Scale::Smoke, 1));
-    assert_eq!(fp(Scale::Smoke, 0), fp(Scale::Smoke, 0));
+}
+
+/// softmax1 trained on the whole training set, built here rather than taken from the catalogue.
+fn softmax1_run(architecture: Option<Architecture>) -> ModelRun {
+    let mut spec = model_spec("softmax1").unwrap();
+    if let Some(a) = architecture {
+        spec.architecture = a;
+    }
+    ModelRun {
+        spec,
+        split: Split::Train,
+    }
+}
+
+/// softmax1's smoke recipe with seed 0, field by field.
+fn smoke_recipe() -> TrainConfig {
+    TrainConfig::new()
+        .with_optimizer(Optimizer::Adam)
+        .with_epochs(2)
+        .with_pretrain_epochs(0)
+        .with_pretrain_learning_rate(1e-3)
+        .with_batch_size(128)
+        .with_learning_rate(1e-3)
+        .with_seed(0)
+}
+
+#[test]
+fn fingerprints_are_equal_for_equal_runs_pinned_and_changed_by_every_input() {
+    let version = 2;
+    let fp = |run: &ModelRun, config: &TrainConfig, train: usize, test: usize| {
+        run.fingerprint_of_version(config, train, test, version)
+    };
+    let base = fp(&softmax1_run(None), &smoke_recipe(), 2_000, 1_000);
+    assert_eq!(base.len(), 64, "{base}");
+    assert!(
+        base.chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
+        "{base}"
+    );
+    // A value of this fixed run: equal in every process and build, so that a checkpoint
+    // written by one run is recognized by the next. If it changes on purpose, every saved
+    // checkpoint is stale: raise RECIPE_VERSION and write the new value here.
+    assert_eq!(
+        base, PINNED_SOFTMAX1_SMOKE,
+        "the fingerprint of softmax1's smoke run changed"
+    );
+
+    // The same run built otherwise: the catalogue's run and recipe, and the recipe read back
+    // from JSON written by hand (as a checkpoint's metadata holds it).
+    let catalogue = ModelRun::reproduction_set()
+        .into_iter()
+        .find(|r| r.id() == "softmax1")
+        .unwrap();
+    let recipe = catalogue.train_config(Scale::Smoke, 0);
+    assert_eq!(fp(&catalogue, &recipe, 2_000, 1_000), base);
+    let from_json: TrainConfig = serde_json::from_str(
+        r#"{"seed": 0, "learning_rate": 0.001, "batch_size": 128, "optimizer": "adam",
+            "epochs": 2, "pretrain_epochs": 0, "pretrain_learning_rate": 0.001}"#,
+    )
+    .unwrap();
+    assert_eq!(fp(&softmax1_run(None), &from_json, 2_000, 1_000), base);
+
+    // Every input changes it, each to a value of its own.
+    let Architecture::Mlp(mlp) = model_spec("softmax1").unwrap().architecture else {
+        panic!("softmax1 is an MLP")
+    };
+    let mut decay = mlp.clone();
+    decay.weight_decay = vec![2e-4];
+    let mut hidden = mlp;
+    hidden.hidden = vec![10];
+    hidden.weight_decay = vec![1e-4, 1e-4];
+    let (decay, hidden) = (Architecture::Mlp(decay), Architecture::Mlp(hidden));
+    let (run, recipe) = (softmax1_run(None), smoke_recipe);
+    let p1 = ModelRun {
+        split: Split::P1,
+        ..softmax1_run(None)
+    };
+    let changed = [
+        (
+            "optimizer",
+            fp(&run, &recipe().with_optimizer(Optimizer::Sgd), 2_000, 1_000),
+        ),
+        ("epochs", fp(&run, &recipe().with_epochs(3), 2_000, 1_000)),
+        (
+            "pretrain epochs",
+            fp(&run, &recipe().with_pretrain_epochs(1), 2_000, 1_000),
+        ),
+        (
+            "pretrain learning rate",
+            fp(
+                &run,
+                &recipe().with_pretrain_learning_rate(2e-3),
+                2_000,
+                1_000,
+            ),
+        ),
+        (
+            "batch size",
+            fp(&run, &recipe().with_batch_size(64), 2_000, 1_000),
+        ),
+        (
+            "learning rate",
+            fp(&run, &recipe().with_learning_rate(2e-3), 2_000, 1_000),
+        ),
+        ("seed", fp(&run, &recipe().with_seed(1), 2_000, 1_000)),
+        ("training examples", fp(&run, &recipe(), 2_001, 1_000)),
+        ("test examples", fp(&run, &recipe(), 2_000, 999)),
+        ("sizes swapped", fp(&run, &recipe(), 1_000, 2_000)),
+        ("split", fp(&p1, &recipe(), 2_000, 1_000)),
+        (
+            "decay",
+            fp(&softmax1_run(Some(decay)), &recipe(), 2_000, 1_000),
+        ),
+        (
+            "hidden layer",
+            fp(&softmax1_run(Some(hidden)), &recipe(), 2_000, 1_000),
+        ),
+        (
+            "recipe version",
+            run.fingerprint_of_version(&recipe(), 2_000, 1_000, version + 1),
+        ),
+    ];
+    let mut seen = std::collections::HashSet::from([base.clone()]);
+    for (what, f) in &changed {
+        assert!(
+            seen.insert(f.clone()),
+            "changing the {what} left the fingerprint as before"
+        );
+    }
 }
 
 #[test]
