@@ -1,6 +1,6 @@
 //! Options shared by the subcommands and the helpers that act on them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use blindspot_data::{FetchOptions, Mnist, ensure_mnist};
@@ -11,6 +11,7 @@ use crate::backend::Backend;
 use blindspot_data::Split;
 use blindspot_models::checkpoint::ModelMeta;
 use blindspot_models::{Architecture, checkpoint, error_rate, import, model_spec, paper_models};
+use blindspot_report::provenance::{Manifest, Source};
 
 /// Where the data come from, where results go, and which backend computes.
 #[derive(Args, Debug, Clone)]
@@ -66,6 +67,44 @@ impl CommonArgs {
     /// `<out>/models/<id>`.
     pub fn model_dir(&self, id: &str) -> PathBuf {
         self.out.join("models").join(id)
+    }
+
+    /// The weights of the checkpoint `<out>/models/<id>` as an input of a result: their
+    /// SHA-256 and the model's fingerprint.
+    pub fn model_source(&self, id: &str) -> anyhow::Result<Source> {
+        self.checkpoint_source(&self.model_dir(id))
+    }
+
+    /// The weights of the checkpoint in `dir` (anywhere) as an input of a result.
+    pub fn checkpoint_source(&self, dir: &Path) -> anyhow::Result<Source> {
+        let meta = checkpoint::load_meta(dir)
+            .with_context(|| format!("reading the checkpoint in {}", dir.display()))?;
+        Ok(self
+            .file_source(&dir.join(checkpoint::WEIGHTS_FILE))?
+            .with_fingerprint(meta.fingerprint))
+    }
+
+    /// The tensors of the attack in `dir` as an input of a result.
+    pub fn attack_source(&self, dir: &Path) -> anyhow::Result<Source> {
+        self.file_source(&dir.join(blindspot_attack::files::ADVERSARIAL_FILE))
+    }
+
+    /// A file as an input of a result, named relative to `<out>` when it is under it.
+    pub fn file_source(&self, path: &Path) -> anyhow::Result<Source> {
+        let relative = path.strip_prefix(&self.out).unwrap_or(path);
+        Ok(Source::of_file(&self.out, &relative.to_string_lossy())?)
+    }
+
+    /// Records result files written under `<out>` as computed by this run from `sources`
+    /// (see [`blindspot_report::provenance`]).
+    pub fn record(&self, files: &[PathBuf], sources: &[Source]) -> anyhow::Result<()> {
+        Manifest::record(&self.out, files, sources).with_context(|| {
+            format!(
+                "recording the provenance of {} files in {}",
+                files.len(),
+                self.out.display()
+            )
+        })
     }
 }
 

@@ -124,19 +124,18 @@ fn describe(method: &Method) -> String {
 }
 
 /// Trains (or finds up to date) every method × seed on n100-100-10, attacks the first test
-/// images of each model (untargeted), and returns one row per method. `retrained` receives
-/// the models trained in this run.
+/// images of each model (untargeted), and returns one row per method.
 pub fn adversarial_stage(
     plan: &AdvTrainPlan,
     scale: Scale,
     mnist: &Mnist,
     common: &CommonArgs,
-    retrained: &mut Vec<String>,
 ) -> anyhow::Result<Vec<AdvTrainResult>> {
     let run = AdvTrainPlan::model_run()?;
     let test = mnist.split(Split::Test);
     let images = test.head(plan.attacked_images.min(test.len()), Split::Test)?;
     let mut rows = Vec::new();
+    let mut sources = Vec::new();
     for method in &plan.methods {
         let mut test_errors = Vec::new();
         let mut train_errors = Vec::new();
@@ -159,7 +158,6 @@ pub fn adversarial_stage(
                         100.0 * meta.test_error,
                         t.elapsed().as_secs_f64()
                     );
-                    retrained.push(id.clone());
                     meta
                 }
             };
@@ -172,9 +170,12 @@ pub fn adversarial_stage(
                 )
             })?);
             let attack = AttackConfig::default();
-            let (summary, _, _) =
-                up_to_date_or_attack(id, &images, Split::Test, &attack, common, retrained)
+            let (summary, attack_dir, _) =
+                up_to_date_or_attack(id, &images, Split::Test, &attack, common)
                     .with_context(|| format!("attacking {id}"))?;
+            sources.push(common.checkpoint_source(dir)?);
+            sources.push(common.file_source(&dir.join(TRAINING_FILE))?);
+            sources.push(common.attack_source(&attack_dir)?);
             test_errors.push(meta.test_error);
             train_errors.push(meta.train_error);
             distortions.push(summary.mean_distortion);
@@ -192,9 +193,9 @@ pub fn adversarial_stage(
             generation_seconds: mean(&generation),
         });
     }
-    let path = common.out.join("tables").join("adversarial_training.json");
-    write_atomic(&path, &serde_json::to_vec_pretty(&rows)?)
-        .with_context(|| format!("writing {}", path.display()))?;
+    let json = common.out.join("tables").join("adversarial_training.json");
+    write_atomic(&json, &serde_json::to_vec_pretty(&rows)?)
+        .with_context(|| format!("writing {}", json.display()))?;
     let mut csv = String::from(
         "method,test_error_mean,test_error_std,train_error_mean,distortion_mean,distortion_std,seeds,train_seconds,generation_seconds\n",
     );
@@ -214,5 +215,6 @@ pub fn adversarial_stage(
     }
     let path = common.out.join("tables").join("adversarial_training.csv");
     write_atomic(&path, csv.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    common.record(&[json, path], &sources)?;
     Ok(rows)
 }

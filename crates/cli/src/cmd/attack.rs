@@ -162,7 +162,7 @@ pub fn attack_saved_model(
 /// The summary of the attack in `<out>/attacks/<model>/<split>-<goal>` when it holds the same
 /// configuration (up to batching: [`AttackConfig::same_attack`]) and image count, was made on
 /// the weights the checkpoint `<out>/models/<model>` holds now (their SHA-256) and `model` is
-/// not in `retrained`; otherwise runs the attack on `images` and writes it there. Returns the
+/// otherwise runs the attack on `images` and writes it there. Returns the
 /// summary, the directory, and `true` when it was up to date.
 pub fn up_to_date_or_attack(
     model: &str,
@@ -170,7 +170,6 @@ pub fn up_to_date_or_attack(
     split: Split,
     config: &AttackConfig,
     common: &CommonArgs,
-    retrained: &[String],
 ) -> anyhow::Result<(AttackSummary, PathBuf, bool)> {
     let dir = attack_dir(&common.out, model, split, config.goal);
     let model_dir = common.model_dir(model);
@@ -195,8 +194,7 @@ pub fn up_to_date_or_attack(
                 && s.config.same_attack(config)
                 && s.images == images.len()
                 && weights.is_some()
-                && s.weights_sha256 == weights
-                && !retrained.iter().any(|r| r == model) =>
+                && s.weights_sha256 == weights =>
         {
             eprintln!(
                 "attack {model} {}: up to date, skipped ({})",
@@ -256,9 +254,8 @@ mod tests {
         let pixels = (0..4 * 784).map(|i| (i % 13) as f32 / 13.0).collect();
         let images = Dataset::new(pixels, vec![0, 1, 2, 3], ImageShape::MNIST).unwrap();
         let config = AttackConfig::default();
-        let attack = || {
-            up_to_date_or_attack("softmax1", &images, Split::Train, &config, &common, &[]).unwrap()
-        };
+        let attack =
+            || up_to_date_or_attack("softmax1", &images, Split::Train, &config, &common).unwrap();
         save_random_softmax(out.path());
         let (first, _, reused) = attack();
         assert!(!reused);

@@ -11,7 +11,7 @@
 //! up to date run side by side in child processes (`--jobs`, see [`crate::jobs`]); the stages
 //! then find them up to date.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -22,6 +22,8 @@ use blindspot_models::alexnet::AlexNetConfig;
 use blindspot_models::{ModelRun, Scale, checkpoint, error_rate};
 use blindspot_models::{Optimizer, TrainConfig};
 use blindspot_report::figures::{ImageFormat, grid, save_png};
+use blindspot_report::provenance::{Manifest, run_id};
+use blindspot_report::render_provenance_section;
 use blindspot_report::{
     AdvTrainResult, DistortionResult, LbfgsResult, ModelResult, PaperTables, SpectralResults,
     TransferResults, UnitsResult, render_advtrain_section, render_distortion_section,
@@ -29,10 +31,11 @@ use blindspot_report::{
     render_transfer_section, render_units_section,
 };
 use blindspot_transfer::gaussian_noise;
+use burn::tensor::Device;
 use clap::Args;
 
 use crate::cmd::adversarial::{AdvTrainPlan, adversarial_stage};
-use crate::cmd::attack::up_to_date_or_attack;
+use crate::cmd::attack::{attack_dir, up_to_date_or_attack};
 use crate::cmd::spectral::spectral_stage;
 use crate::cmd::transfer::{TransferPlan, seeded_id, transfer_stage};
 use crate::cmd::units::{UnitsPlan, units_stage};
@@ -160,6 +163,17 @@ impl ReproduceArgs {
         let device = self.common.device()?;
         let _lock = lock_out(&self.common.out)?;
         claim_scale(&self.common.out, self.scale, self.force)?;
+        // Until this run writes its report, the report of an earlier run says that the
+        // tables beside it may be newer than it (and, if this run fails, why).
+        mark_report_unfinished(&self.common.out, None)?;
+        let outcome = self.run_stages(started, &device);
+        if let Err(e) = &outcome {
+            mark_report_unfinished(&self.common.out, Some(&format!("{e:#}")))?;
+        }
+        outcome
+    }
+
+    fn run_stages(&self, started: Instant, device: &Device) -> anyhow::Result<()> {
         let mut stages = Vec::new();
 
         let t = Instant::now();
@@ -196,17 +210,14 @@ impl ReproduceArgs {
                     .map(|(run, k)| self.job(&run, k)),
             )
             .collect();
-        let mut retrained = self.train_in_children(&jobs, &mnist, &mut stages)?;
+        self.train_in_children(&jobs, &mnist, &mut stages)?;
 
         let mut results = Vec::new();
         for run in &runs {
             let t = Instant::now();
             let (meta, skipped) = self.up_to_date_or_train(&self.job(run, 0), &mnist)?;
-            if !skipped {
-                retrained.push(run.id());
-            }
             let dir = self.common.model_dir(&run.id());
-            let (model, _) = checkpoint::load(&dir, &device)
+            let (model, _) = checkpoint::load(&dir, device)
                 .with_context(|| format!("loading {}", dir.display()))?;
             let half = |split: Split| -> anyhow::Result<f64> {
                 let data = mnist.split(split);
@@ -215,7 +226,7 @@ impl ReproduceArgs {
                     .train_subset()
                     .unwrap_or(data.len())
                     .min(data.len());
-                Ok(error_rate(&model, &data.head(n, split)?, &device))
+                Ok(error_rate(&model, &data.head(n, split)?, device))
             };
             let result = ModelResult {
                 id: run.id(),
@@ -244,11 +255,11 @@ impl ReproduceArgs {
             });
         }
 
-        self.extra_seeds(&plan, &mnist, &mut retrained, &mut stages)?;
+        self.extra_seeds(&plan, &mnist, &mut stages)?;
         let lbfgs = self.lbfgs_stage(&mnist, &results, &mut stages)?;
-        let distortions = self.attack_stage(&mnist, &retrained, &mut stages)?;
+        let distortions = self.attack_stage(&mnist, &mut stages)?;
         let t = Instant::now();
-        let transfer = transfer_stage(&plan, &mnist, &self.common, &retrained)?;
+        let transfer = transfer_stage(&plan, &mnist, &self.common)?;
         stages.push(StageTime {
             stage: format!("transfer ({} seeds)", plan.seeds),
             seconds: t.elapsed().as_secs_f64(),
@@ -256,8 +267,7 @@ impl ReproduceArgs {
         });
 
         let t = Instant::now();
-        let adversarial =
-            adversarial_stage(&adv_plan, self.scale, &mnist, &self.common, &mut retrained)?;
+        let adversarial = adversarial_stage(&adv_plan, self.scale, &mnist, &self.common)?;
         stages.push(StageTime {
             stage: format!("adversarial training ({} seeds)", adv_plan.seeds),
             seconds: t.elapsed().as_secs_f64(),
@@ -283,14 +293,8 @@ impl ReproduceArgs {
             seed: self.seed,
             ..AttackConfig::default()
         };
-        let (_, _, skipped) = up_to_date_or_attack(
-            "conv",
-            &images,
-            Split::Train,
-            &config,
-            &self.common,
-            &retrained,
-        )?;
+        let (_, _, skipped) =
+            up_to_date_or_attack("conv", &images, Split::Train, &config, &self.common)?;
         stages.push(StageTime {
             stage: "attack conv (for the certificates)".into(),
             seconds: t.elapsed().as_secs_f64(),
@@ -386,15 +390,14 @@ impl ReproduceArgs {
         Ok((job.train(mnist, &self.common)?, false))
     }
 
-    /// Trains the jobs that are not up to date in child processes, `--jobs` at a time, and
-    /// returns their ids (nothing with one job at a time, or with fewer than two to train: the
-    /// stages train them here).
+    /// Trains the jobs that are not up to date in child processes, `--jobs` at a time (none
+    /// with one job at a time, or with fewer than two to train: the stages train them here).
     fn train_in_children(
         &self,
         jobs: &[TrainJob],
         mnist: &blindspot_data::Mnist,
         stages: &mut Vec<StageTime>,
-    ) -> anyhow::Result<Vec<String>> {
+    ) -> anyhow::Result<()> {
         let parallel = self.jobs.unwrap_or_else(|| default_parallel(&self.common));
         let mut stale = Vec::new();
         for job in jobs {
@@ -403,7 +406,7 @@ impl ReproduceArgs {
             }
         }
         if parallel < 2 || stale.len() < 2 {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let t = Instant::now();
         eprintln!(
@@ -418,7 +421,7 @@ impl ReproduceArgs {
             seconds: t.elapsed().as_secs_f64(),
             skipped: false,
         });
-        Ok(stale.into_iter().map(|j| j.id).collect())
+        Ok(())
     }
 
     /// Number of seeds of the transfer tables.
@@ -451,16 +454,12 @@ impl ReproduceArgs {
         &self,
         plan: &TransferPlan,
         mnist: &blindspot_data::Mnist,
-        retrained: &mut Vec<String>,
         stages: &mut Vec<StageTime>,
     ) -> anyhow::Result<()> {
         for (run, k) in self.extra_seed_runs(plan) {
             let t = Instant::now();
             let job = self.job(&run, k);
             let (meta, skipped) = self.up_to_date_or_train(&job, mnist)?;
-            if !skipped {
-                retrained.push(job.id.clone());
-            }
             eprintln!("{}: test error {:.2}%", job.id, 100.0 * meta.test_error);
             stages.push(StageTime {
                 stage: format!("train {}", job.id),
@@ -549,7 +548,6 @@ impl ReproduceArgs {
     fn attack_stage(
         &self,
         mnist: &blindspot_data::Mnist,
-        retrained: &[String],
         stages: &mut Vec<StageTime>,
     ) -> anyhow::Result<Vec<DistortionResult>> {
         let paper = PaperTables::load().context("parsing the embedded paper tables")?;
@@ -569,14 +567,8 @@ impl ReproduceArgs {
                     seed: self.seed,
                     ..AttackConfig::default()
                 };
-                let (summary, dir, up_to_date) = up_to_date_or_attack(
-                    id,
-                    &images,
-                    Split::Train,
-                    &config,
-                    &self.common,
-                    retrained,
-                )?;
+                let (summary, dir, up_to_date) =
+                    up_to_date_or_attack(id, &images, Split::Train, &config, &self.common)?;
                 skipped &= up_to_date;
                 if goal == Goal::Random {
                     random_dir = Some(dir);
@@ -589,7 +581,12 @@ impl ReproduceArgs {
                 readings.push(summary);
             }
             if let Some(dir) = random_dir {
-                self.figures(id, &dir)?;
+                let figures = self.figures(id, &dir)?;
+                let sources = [
+                    self.common.model_source(id)?,
+                    self.common.attack_source(&dir)?,
+                ];
+                self.common.record(&figures, &sources)?;
             }
             out.push(DistortionResult {
                 id: id.clone(),
@@ -613,7 +610,7 @@ impl ReproduceArgs {
 
     /// Figure 5 (adversarial examples) and Figure 7's counterpart (Gaussian noise of the same
     /// RMS) for the first successful random-target examples of a model.
-    fn figures(&self, id: &str, attack: &Path) -> anyhow::Result<()> {
+    fn figures(&self, id: &str, attack: &Path) -> anyhow::Result<[PathBuf; 2]> {
         const ROWS: usize = 8;
         let (_, t) = load(attack).with_context(|| format!("reading {}", attack.display()))?;
         let get = |name: &str| {
@@ -649,15 +646,13 @@ impl ReproduceArgs {
             })
             .collect();
         let dir = self.common.out.join("report").join("figures");
-        save_png(
-            &grid(&rows, ImageFormat::unit(shape), 3)?,
-            &dir.join(format!("{id}-adversarial.png")),
-        )?;
-        save_png(
-            &grid(&noisy, ImageFormat::unit(shape), 3)?,
-            &dir.join(format!("{id}-noise.png")),
-        )?;
-        Ok(())
+        let files = [
+            dir.join(format!("{id}-adversarial.png")),
+            dir.join(format!("{id}-noise.png")),
+        ];
+        save_png(&grid(&rows, ImageFormat::unit(shape), 3)?, &files[0])?;
+        save_png(&grid(&noisy, ImageFormat::unit(shape), 3)?, &files[1])?;
+        Ok(files)
     }
 
     fn write_outputs(&self, o: &Outputs<'_>, stages: &[StageTime]) -> anyhow::Result<()> {
@@ -685,6 +680,7 @@ impl ReproduceArgs {
             );
         }
         write_atomic(&tables.join("models.csv"), csv.as_bytes())?;
+        self.record_tables(o)?;
 
         let paper = PaperTables::load().context("parsing the embedded paper tables")?;
         let command = format!(
@@ -723,6 +719,8 @@ impl ReproduceArgs {
         md += &render_spectral_section(o.spectral, &paper);
         md += "\n";
         md += &self.benchmark_section();
+        md += "\n";
+        md += &self.provenance_section()?;
         md += "\n## Stage times\n\n| stage | seconds | skipped (up to date) |\n|---|---|---|\n";
         for s in stages {
             md += &format!(
@@ -741,6 +739,69 @@ impl ReproduceArgs {
 }
 
 impl ReproduceArgs {
+    /// Records the provenance of the tables `write_outputs` writes: Table 1's models (and
+    /// their L-BFGS twins) and the attacks of its distortion column.
+    fn record_tables(&self, o: &Outputs<'_>) -> anyhow::Result<()> {
+        let (common, tables) = (&self.common, self.common.out.join("tables"));
+        let models = o
+            .results
+            .iter()
+            .map(|r| common.model_source(&r.id))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        common.record(
+            &[tables.join("models.json"), tables.join("models.csv")],
+            &models,
+        )?;
+        let mut lbfgs = Vec::new();
+        for r in o.lbfgs {
+            lbfgs.push(common.model_source(&r.id)?);
+            lbfgs.push(common.model_source(&format!("{}-lbfgs", r.id))?);
+        }
+        common.record(&[tables.join("lbfgs.json")], &lbfgs)?;
+        let mut attacks = Vec::new();
+        for d in o.distortions {
+            attacks.push(common.model_source(&d.id)?);
+            for goal in [Goal::Untargeted, Goal::Random] {
+                attacks.push(common.attack_source(&attack_dir(
+                    &common.out,
+                    &d.id,
+                    Split::Train,
+                    goal,
+                ))?);
+            }
+        }
+        common.record(&[tables.join("distortion.json")], &attacks)
+    }
+
+    /// Checks every table and figure of the output directory against `provenance.json` (see
+    /// [`blindspot_report::provenance`]) and says in the report which runs wrote them and any
+    /// whose inputs changed since, or that no run recorded.
+    fn provenance_section(&self) -> anyhow::Result<String> {
+        let out = &self.common.out;
+        let manifest = Manifest::load(out)?;
+        let mut files = Vec::new();
+        for dir in ["tables", "report/figures"] {
+            let Ok(entries) = std::fs::read_dir(out.join(dir)) else {
+                continue;
+            };
+            for entry in entries {
+                let name = entry?.file_name().to_string_lossy().into_owned();
+                if !name.starts_with('.') {
+                    files.push(format!("{dir}/{name}"));
+                }
+            }
+        }
+        files.sort();
+        let stale = manifest.check(out, &files);
+        let runs = manifest.runs(&files);
+        Ok(render_provenance_section(
+            files.len(),
+            &runs,
+            &run_id(),
+            &stale,
+        ))
+    }
+
     /// The benchmark tables that `cargo xtask bench` left under `<out>/bench/` (they time ours
     /// against the Python peers, so they are not part of this run), or how to make them.
     fn benchmark_section(&self) -> String {
@@ -785,7 +846,79 @@ impl ReproduceArgs {
     }
 }
 
+/// The first line of the mark [`mark_report_unfinished`] puts on a report.
+const UNFINISHED_MARK: &str = "<!-- blindspot: unfinished run -->";
+
+/// Puts at the top of `<out>/report/README.md` (when there is one, from an earlier run) a
+/// mark that a run started after it and has not finished — or, with `error`, failed — so the
+/// tables and figures beside it may be newer than the report; replaces an earlier mark. The
+/// run's complete report replaces the whole file.
+fn mark_report_unfinished(out: &Path, error: Option<&str>) -> anyhow::Result<()> {
+    let path = out.join("report").join("README.md");
+    let report = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let body = match report.strip_prefix(UNFINISHED_MARK) {
+        Some(rest) => rest.split_once("\n\n").map_or("", |(_, body)| body),
+        None => report.as_str(),
+    };
+    let run = blindspot_report::provenance::run_id();
+    let what = match error {
+        None => format!(
+            "the run `{run}` started after this report was written and has not finished (or was killed)"
+        ),
+        Some(e) => format!(
+            "the run `{run}` started after this report was written and failed: {}",
+            e.replace('\n', " ")
+        ),
+    };
+    let mark = format!(
+        "{UNFINISHED_MARK}\n> **Not the latest run**: {what}. Tables and figures in `tables/` and \
+         `report/figures/` may be newer than this report and come from two runs; \
+         `provenance.json` says which run wrote each and from which inputs.\n\n"
+    );
+    write_atomic(&path, (mark + body).as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) -> anyhow::Result<()> {
     let bytes = serde_json::to_vec_pretty(value)?;
     write_atomic(path, &bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_earlier_report_is_marked_while_a_run_is_unfinished_and_why_it_failed() {
+        let out = tempfile::tempdir().unwrap();
+        let readme = out.path().join("report").join("README.md");
+        // No report yet: nothing to mark.
+        mark_report_unfinished(out.path(), None).unwrap();
+        assert!(!readme.exists());
+        let report = "# blindspot report\n\nTable 1 ...\n\n## Stage times\n";
+        std::fs::create_dir_all(readme.parent().unwrap()).unwrap();
+        std::fs::write(&readme, report).unwrap();
+        mark_report_unfinished(out.path(), None).unwrap();
+        let marked = std::fs::read_to_string(&readme).unwrap();
+        assert!(marked.starts_with(UNFINISHED_MARK), "{marked}");
+        assert!(
+            marked.contains("has not finished (or was killed)"),
+            "{marked}"
+        );
+        assert!(marked.ends_with(report), "{marked}");
+        // The run fails: the mark says why, once, above the same report.
+        mark_report_unfinished(out.path(), Some("attacking softmax1\nout of memory")).unwrap();
+        let failed = std::fs::read_to_string(&readme).unwrap();
+        assert_eq!(failed.matches(UNFINISHED_MARK).count(), 1, "{failed}");
+        assert!(
+            failed.contains("failed: attacking softmax1 out of memory."),
+            "{failed}"
+        );
+        assert!(!failed.contains("has not finished"), "{failed}");
+        assert!(failed.ends_with(report), "{failed}");
+    }
 }

@@ -103,6 +103,7 @@ pub fn spectral_stage(
     let start = Instant::now();
     let device = common.device()?;
     let mut results = SpectralResults::default();
+    let mut sources = Vec::new();
     let (origin, rows) = cached_alexnet_rows(&common.out, alexnet, alexnet_weights, &device)?;
     results.alexnet_origin = origin;
     results.alexnet = rows;
@@ -112,13 +113,32 @@ pub fn spectral_stage(
             eprintln!("spectral: skipping {id} (no model at {})", dir.display());
             continue;
         }
-        let (rows, cert) = mnist_model(id, &dir, &common.out, "train-untargeted", &device)?;
+        let (rows, cert) = mnist_model(id, &dir, &common.out, ATTACK, &device)?;
+        let mut inputs = vec![common.model_source(id)?];
+        if cert.is_some() {
+            let attack = common.out.join("attacks").join(id).join(ATTACK);
+            inputs.push(common.attack_source(&attack)?);
+            let examples = examples_table(&common.out, id);
+            common.record(&[examples], &inputs)?;
+        }
+        sources.extend(inputs);
         results.mnist.extend(rows);
         results.certificates.extend(cert);
     }
     results.seconds = start.elapsed().as_secs_f64();
-    write_tables(&common.out, &results)?;
+    let files = write_tables(&common.out, &results)?;
+    common.record(&files, &sources)?;
     Ok(results)
+}
+
+/// The attack whose distortions the certified radii are compared with.
+const ATTACK: &str = "train-untargeted";
+
+/// `<out>/tables/spectral-<id>-examples.csv`: each example's certified radius beside its
+/// attack's distortion.
+fn examples_table(out: &Path, id: &str) -> std::path::PathBuf {
+    out.join("tables")
+        .join(format!("spectral-{id}-examples.csv"))
 }
 
 /// AlexNet's rows as saved by an earlier run with the same key.
@@ -339,10 +359,7 @@ fn mnist_model(
     }
     let tables = out.join("tables");
     std::fs::create_dir_all(&tables)?;
-    write_atomic(
-        &tables.join(format!("spectral-{id}-examples.csv")),
-        csv.as_bytes(),
-    )?;
+    write_atomic(&examples_table(out, id), csv.as_bytes())?;
     let denom = count.max(1) as f64;
     let cert = CertificateRow {
         model: id.into(),
@@ -361,7 +378,8 @@ fn mnist_model(
     Ok((rows, Some(cert)))
 }
 
-fn write_tables(out: &Path, r: &SpectralResults) -> anyhow::Result<()> {
+/// Writes Table 5's layers, the certificates and `spectral.json`; returns the files.
+fn write_tables(out: &Path, r: &SpectralResults) -> anyhow::Result<Vec<std::path::PathBuf>> {
     let tables = out.join("tables");
     std::fs::create_dir_all(&tables).with_context(|| format!("creating {}", tables.display()))?;
     let mut layers = String::from("network,layer,size,grid,stride,lower,upper,after\n");
@@ -402,5 +420,11 @@ fn write_tables(out: &Path, r: &SpectralResults) -> anyhow::Result<()> {
         &tables.join("spectral.json"),
         &serde_json::to_vec_pretty(r)?,
     )?;
-    Ok(())
+    Ok([
+        "spectral-layers.csv",
+        "spectral-certificates.csv",
+        "spectral.json",
+    ]
+    .map(|name| tables.join(name))
+    .to_vec())
 }

@@ -6,7 +6,7 @@
 //! target and untargeted), and writes `<out>/tables/table{2,3,4}*.{csv,json}` and heatmaps
 //! under `<out>/report/figures/`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use blindspot_attack::files::{self, AttackSummary};
@@ -14,13 +14,14 @@ use blindspot_attack::{AttackConfig, Goal};
 use blindspot_data::{Dataset, Mnist, Split, write_atomic};
 use blindspot_models::{AnyModel, Bounds, Classifier, checkpoint, error_rate};
 use blindspot_report::figures::{heatmap, save_png};
+use blindspot_report::provenance::Source;
 use blindspot_report::transfer::{CrossTrainingRow, MeanStd, TransferResults, TransferTable};
 use blindspot_report::{PaperTables, render_transfer_section};
 use blindspot_transfer::{ExampleSet, aggregate, error_matrix};
 use burn::tensor::Device;
 use clap::Args;
 
-use crate::cmd::attack::up_to_date_or_attack;
+use crate::cmd::attack::{attack_dir, up_to_date_or_attack};
 use crate::common::CommonArgs;
 
 /// Options of `blindspot transfer`.
@@ -80,7 +81,7 @@ impl TransferArgs {
             if plan.seeds > 1 { " --seeds K" } else { "" }
         );
         let mnist = self.common.mnist()?;
-        let results = transfer_stage(&plan, &mnist, &self.common, &[])?;
+        let results = transfer_stage(&plan, &mnist, &self.common)?;
         println!("{}", render_transfer_section(&results, &paper));
         Ok(())
     }
@@ -152,13 +153,12 @@ struct SeedTables {
 }
 
 /// Runs the missing attacks, computes Tables 2–4 for every seed, aggregates them, and writes
-/// the CSV, JSON and heatmap files. `retrained` lists models trained in this run, whose
-/// attacks are stale.
+/// the CSV, JSON and heatmap files. An attack is reused only while it was made on the weights
+/// its model's checkpoint holds (see [`up_to_date_or_attack`]).
 pub fn transfer_stage(
     plan: &TransferPlan,
     mnist: &Mnist,
     common: &CommonArgs,
-    retrained: &[String],
 ) -> anyhow::Result<TransferResults> {
     anyhow::ensure!(plan.seeds >= 1, "--seeds must be at least 1");
     let device = common.device()?;
@@ -168,9 +168,7 @@ pub fn transfer_stage(
     let test = test.head(plan.test_images.min(test.len()), Split::Test)?;
     let mut seeds = Vec::new();
     for k in 0..plan.seeds {
-        seeds.push(seed_tables(
-            plan, k, mnist, &train, &test, common, retrained, &device,
-        )?);
+        seeds.push(seed_tables(plan, k, mnist, &train, &test, common, &device)?);
     }
     let all = |f: fn(&SeedTables) -> &TransferTable| -> anyhow::Result<TransferTable> {
         let tables: Vec<TransferTable> = seeds.iter().map(|s| f(s).clone()).collect();
@@ -200,8 +198,32 @@ pub fn transfer_stage(
         table4: all(|s| &s.table4)?,
         table4_untargeted: all(|s| &s.table4_untargeted)?,
     };
-    write_transfer_outputs(&results, &common.out)?;
+    let files = write_transfer_outputs(&results, &common.out)?;
+    common.record(&files, &transfer_sources(plan, common)?)?;
     Ok(results)
+}
+
+/// The inputs of the transfer tables: every model of the plan, each seed, and the attacks
+/// `seed_tables` reads (random and untargeted, on training images for Table 2 and test images
+/// for Tables 3–4).
+fn transfer_sources(plan: &TransferPlan, common: &CommonArgs) -> anyhow::Result<Vec<Source>> {
+    let mut sources = Vec::new();
+    for k in 0..plan.seeds {
+        for (models, split) in [
+            (&plan.table2_models, Split::Train),
+            (&plan.table4_models, Split::Test),
+        ] {
+            for id in models {
+                let run = seeded_id(id, k);
+                sources.push(common.model_source(&run)?);
+                for goal in [Goal::Random, Goal::Untargeted] {
+                    let dir = attack_dir(&common.out, &run, split, goal);
+                    sources.push(common.attack_source(&dir)?);
+                }
+            }
+        }
+    }
+    Ok(sources)
 }
 
 /// The adversarial examples of seed `k` of the column model `model` (run `<model>-s<k>`) for
@@ -217,7 +239,6 @@ fn adversarial_set(
     bounds: Bounds,
     plan: &TransferPlan,
     common: &CommonArgs,
-    retrained: &[String],
 ) -> anyhow::Result<(ExampleSet, AttackSummary)> {
     let config = AttackConfig {
         goal,
@@ -225,7 +246,7 @@ fn adversarial_set(
         ..AttackConfig::default()
     };
     let run = seeded_id(model, k);
-    let (summary, dir, _) = up_to_date_or_attack(&run, images, split, &config, common, retrained)?;
+    let (summary, dir, _) = up_to_date_or_attack(&run, images, split, &config, common)?;
     let (_, tensors) = files::load(&dir).with_context(|| format!("reading {}", dir.display()))?;
     let set = ExampleSet::from_attack(model, &tensors, bounds)
         .with_context(|| format!("adversarial examples in {}", dir.display()))?;
@@ -284,7 +305,6 @@ fn seed_tables(
     train: &Dataset,
     test: &Dataset,
     common: &CommonArgs,
-    retrained: &[String],
     device: &Device,
 ) -> anyhow::Result<SeedTables> {
     let noise_seed = |row: u64| plan.seed.wrapping_add(1_000 * k as u64 + row);
@@ -301,17 +321,7 @@ fn seed_tables(
             (Goal::Random, &mut random),
             (Goal::Untargeted, &mut untargeted),
         ] {
-            let (set, _) = adversarial_set(
-                id,
-                k,
-                train,
-                Split::Train,
-                goal,
-                bounds,
-                plan,
-                common,
-                retrained,
-            )?;
+            let (set, _) = adversarial_set(id, k, train, Split::Train, goal, bounds, plan, common)?;
             sets.push(set);
         }
     }
@@ -355,17 +365,8 @@ fn seed_tables(
         .into_iter()
         .enumerate()
         {
-            let (set, summary) = adversarial_set(
-                id,
-                k,
-                test,
-                Split::Test,
-                goal,
-                bounds,
-                plan,
-                common,
-                retrained,
-            )?;
+            let (set, summary) =
+                adversarial_set(id, k, test, Split::Test, goal, bounds, plan, common)?;
             sets.push(set);
             readings[j] = summary.mean_distortion;
         }
@@ -398,11 +399,14 @@ fn seed_tables(
 
 /// `<out>/tables/table{2,3,4}*.{csv,json}`, `<out>/tables/transfer.json` and the heatmaps
 /// `<out>/report/figures/table{2,4}.png`.
-pub fn write_transfer_outputs(r: &TransferResults, out: &Path) -> anyhow::Result<()> {
+pub fn write_transfer_outputs(r: &TransferResults, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let tables = out.join("tables");
+    let written = std::cell::RefCell::new(Vec::new());
     let write = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
         let path = tables.join(name);
-        write_atomic(&path, bytes).with_context(|| format!("writing {}", path.display()))
+        write_atomic(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        written.borrow_mut().push(path);
+        Ok(())
     };
     for (name, t) in [
         ("table2", &r.table2),
@@ -418,6 +422,7 @@ pub fn write_transfer_outputs(r: &TransferResults, out: &Path) -> anyhow::Result
             .join(format!("{name}.png"));
         save_png(&heatmap(&t.means(), 24)?, &png)
             .with_context(|| format!("writing {}", png.display()))?;
+        written.borrow_mut().push(png);
     }
     let mut csv = String::from(
         "id,p1_error_mean,p1_error_std,p2_error_mean,p2_error_std,test_error_mean,test_error_std,distortion_mean,distortion_std,untargeted_distortion_mean,untargeted_distortion_std\n",
@@ -438,5 +443,5 @@ pub fn write_transfer_outputs(r: &TransferResults, out: &Path) -> anyhow::Result
     write("table3.csv", csv.as_bytes())?;
     write("table3.json", &serde_json::to_vec_pretty(&r.table3)?)?;
     write("transfer.json", &serde_json::to_vec_pretty(r)?)?;
-    Ok(())
+    Ok(written.into_inner())
 }

@@ -38,6 +38,7 @@ use blindspot_data::{Dataset, Mnist, Split, write_atomic};
 use blindspot_models::Scale;
 use blindspot_models::checkpoint::{self, NamedTensor, encode_safetensors};
 use blindspot_report::figures::{ImageFormat, image_rows, save_png};
+use blindspot_report::provenance::Source;
 use blindspot_report::render_units_section;
 use blindspot_report::units::UnitsResult;
 use blindspot_units::{
@@ -183,11 +184,14 @@ impl UnitsArgs {
             &device,
             &mut references,
         )?;
-        write_tables(
+        let mut files = write_tables(
             &self.common.out,
             &format!("units-{}-layer{}", result.model, result.layer),
             std::slice::from_ref(&result),
         )?;
+        files.extend(job_files(&self.common.out, std::slice::from_ref(&result)));
+        self.common
+            .record(&files, &units_sources(&plan, &self.common)?)?;
         println!("{}", render_units_section(&[result]));
         Ok(())
     }
@@ -293,8 +297,39 @@ pub fn units_stage(
     for job in &plan.jobs {
         results.push(run_job(job, plan, &test, common, &device, &mut references)?);
     }
-    write_tables(&common.out, "units", &results)?;
+    let mut files = write_tables(&common.out, "units", &results)?;
+    files.extend(job_files(&common.out, &results));
+    common.record(&files, &units_sources(plan, common)?)?;
     Ok(results)
+}
+
+/// The files each result's job wrote: its tensors, its JSON and its figures.
+fn job_files(out: &Path, results: &[UnitsResult]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for r in results {
+        let dir = out.join("units").join(&r.model);
+        files.push(dir.join(format!("layer{}.safetensors", r.layer)));
+        files.push(dir.join(format!("layer{}.json", r.layer)));
+        for link in [&r.figure_natural, &r.figure_random].into_iter().flatten() {
+            files.push(out.join("report").join(link));
+        }
+    }
+    files
+}
+
+/// The checkpoints the plan's jobs read: each job's model and its reference model.
+fn units_sources(plan: &UnitsPlan, common: &CommonArgs) -> anyhow::Result<Vec<Source>> {
+    let mut sources = Vec::new();
+    for job in &plan.jobs {
+        sources.push(common.checkpoint_source(&job.model_dir)?);
+        let meta = checkpoint::load_meta(&job.model_dir)?;
+        let reference = job
+            .reference
+            .clone()
+            .unwrap_or_else(|| default_reference(&meta.model).to_owned());
+        sources.push(common.model_source(&reference)?);
+    }
+    Ok(sources)
 }
 
 /// Features of the reference models already computed, by run id.
@@ -561,11 +596,12 @@ fn write_job_files(
 
 /// `<out>/tables/<name>.csv` (one line per model, layer, score and group), `<name>-tests.csv`
 /// (one line per comparison) and `<name>.json` (the results).
-fn write_tables(out: &Path, name: &str, results: &[UnitsResult]) -> anyhow::Result<()> {
+fn write_tables(out: &Path, name: &str, results: &[UnitsResult]) -> anyhow::Result<Vec<PathBuf>> {
     let tables = out.join("tables");
-    let write = |file: String, bytes: &[u8]| -> anyhow::Result<()> {
+    let write = |file: String, bytes: &[u8]| -> anyhow::Result<PathBuf> {
         let path = tables.join(file);
-        write_atomic(&path, bytes).with_context(|| format!("writing {}", path.display()))
+        write_atomic(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
     };
     let mut groups = String::from("model,layer,width,k,score,group,n,mean,std,ci_low,ci_high\n");
     let mut tests = String::from(
@@ -612,8 +648,9 @@ fn write_tables(out: &Path, name: &str, results: &[UnitsResult]) -> anyhow::Resu
             }
         }
     }
-    write(format!("{name}.csv"), groups.as_bytes())?;
-    write(format!("{name}-tests.csv"), tests.as_bytes())?;
-    write(format!("{name}.json"), &serde_json::to_vec_pretty(results)?)?;
-    Ok(())
+    Ok(vec![
+        write(format!("{name}.csv"), groups.as_bytes())?,
+        write(format!("{name}-tests.csv"), tests.as_bytes())?,
+        write(format!("{name}.json"), &serde_json::to_vec_pretty(results)?)?,
+    ])
 }
