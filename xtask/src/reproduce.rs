@@ -41,9 +41,29 @@ impl Backend {
     }
 }
 
-/// Runs `cargo run --release -p blindspot-cli [features] -- <args>` in the workspace root.
+/// Builds the CLI with cargo's own progress (a first build compiles Burn: minutes, with
+/// nothing else to show), then runs `cargo run --release -p blindspot-cli [features] --
+/// <args>` in the workspace root.
 pub fn run_cli(backend: Backend, args: &[String]) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!(
+        "building the blindspot CLI (release{}): the first build compiles Burn and its \
+         backends, about 11 minutes on 2 cores; later builds take seconds",
+        backend
+            .cargo_features()
+            .last()
+            .map_or(String::new(), |f| format!(", feature {f}"))
+    );
+    let built = Command::new(&cargo)
+        .current_dir(project_root())
+        .args(["build", "--release", "-p", "blindspot-cli"])
+        .args(backend.cargo_features())
+        .status()
+        .with_context(|| format!("running {cargo}"))?;
+    anyhow::ensure!(
+        built.success(),
+        "building the blindspot CLI failed ({built})"
+    );
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(project_root())
         .args(["run", "--release", "--quiet", "-p", "blindspot-cli"])
