@@ -3,8 +3,11 @@
 //!
 //! - [`lbfgsb`]: a batched projected L-BFGS over `[B, D]` tensors, every row its own problem
 //!   with its own history, step and termination. It knows nothing about networks.
-//! - [`attack`]: the attack `c‖r‖² + loss_f(x + r, l)` with the per-example search over `c`,
-//!   refinement and verification; [`goal`]: what to reach; [`loss`]: the classification term.
+//! - [`lbfgs`]: the attack `c‖r‖² + loss_f(x + r, l)` with the per-example search over `c`
+//!   and refinement; [`fgsm`] and [`pgd`]: ε-bounded attacks (one signed-gradient step;
+//!   projected gradient descent under L∞ or L2) on the same driver, which batches the problems,
+//!   runs the workers and re-checks every result on the host. [`attack`]: the result every
+//!   attack returns; [`goal`]: what to reach; [`loss`]: the classification term.
 //! - [`oracle`]: the exact optimum for linear (softmax) models, to certify attacks.
 //! - [`distortion`]: the paper's RMS distortion. [`files`]: results as safetensors + JSON.
 //!
@@ -24,17 +27,26 @@
 
 pub mod attack;
 pub mod distortion;
+mod driver;
+mod eps;
 pub mod error;
+pub mod fgsm;
 pub mod files;
 pub mod goal;
 mod host;
+pub mod lbfgs;
 pub mod lbfgsb;
 pub mod loss;
 pub mod oracle;
+pub mod pgd;
 
-pub use attack::{AttackConfig, AttackObserver, AttackResult, LbfgsAttack, Quiet, cpu_workers};
+pub use attack::{AttackObserver, AttackResult, Quiet, cpu_workers};
+pub use eps::Norm;
 pub use error::{AttackError, Result};
+pub use fgsm::{FgsmAttack, FgsmConfig};
 pub use goal::{Goal, Problem};
+pub use lbfgs::{AttackConfig, LbfgsAttack};
 pub use lbfgsb::{BatchObjective, LbfgsbConfig, Solution, Termination, minimize};
 pub use loss::TargetedLoss;
 pub use oracle::{LinearModel, Optimum};
+pub use pgd::{PgdAttack, PgdConfig};
