@@ -79,6 +79,17 @@ impl TrainJob {
         })
     }
 
+    /// Checks what can be checked without the data: the model and split exist, and the recipe
+    /// and the method are valid.
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.run()?;
+        self.config.validate()?;
+        if let Some(method) = &self.method {
+            method.validate()?;
+        }
+        Ok(())
+    }
+
     /// The fingerprint its checkpoint carries once trained.
     pub fn fingerprint(&self, mnist: &Mnist) -> anyhow::Result<String> {
         let run = self.run()?;
@@ -167,6 +178,10 @@ impl TrainJobArgs {
             .with_context(|| format!("reading {}", self.spec.display()))?;
         let job: TrainJob = serde_json::from_slice(&text)
             .with_context(|| format!("parsing the job in {}", self.spec.display()))?;
+        // A spec that parses but names no catalogue model or split, or holds an invalid
+        // recipe, is refused here, naming the file, before any data are read.
+        job.check()
+            .with_context(|| format!("checking the job in {}", self.spec.display()))?;
         let mnist = self.common.mnist()?;
         let meta = job.train(&mnist, &self.common)?;
         println!(

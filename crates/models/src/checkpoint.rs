@@ -392,6 +392,17 @@ pub fn load(dir: &Path, device: &Device) -> Result<(AnyModel, ModelMeta)> {
     let bytes = std::fs::read(&path).map_err(|e| ModelError::io("reading", &path, e))?;
     check_pair(dir, &bytes)?;
     let tensors = decode_safetensors(&bytes, &path)?;
-    let model = load_named_tensors(architecture.init(device)?, tensors, &path)?;
+    // A configuration that parses but is out of range (a negative weight decay, one class)
+    // is a fault of `model.json`: the error names it.
+    let model = architecture.init(device).map_err(|e| ModelError::Format {
+        path: dir.join(META_FILE),
+        message: format!("bad model configuration: {e}"),
+    })?;
+    // The weights are those `model.json` was saved with (or it is of a version that does not
+    // say): tensors that do not fit its configuration (a changed width) name both files.
+    let model = load_named_tensors(model, tensors, &path).map_err(|e| ModelError::Format {
+        path: dir.join(META_FILE),
+        message: format!("the model configuration does not fit {WEIGHTS_FILE}: {e}"),
+    })?;
     Ok((model, meta))
 }
