@@ -4,6 +4,7 @@
 //! `blindspot` CLI through cargo with the right backend feature. Keep it light.
 
 mod bench;
+mod device_bundle;
 mod download;
 mod reproduce;
 
@@ -26,6 +27,9 @@ enum Task {
     /// Benchmarks (not tests): `bench train` (seconds per epoch), `bench attack` (ours vs peers).
     #[command(subcommand)]
     Bench(bench::BenchTask),
+    /// Build, here, the folder a GPU machine without network runs: the wgpu CLI, MNIST, the
+    /// checkpoints and a measuring script (`run.sh`).
+    DeviceBundle(device_bundle::DeviceBundleArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,6 +37,7 @@ fn main() -> anyhow::Result<()> {
         Task::Download(args) => args.run(),
         Task::Reproduce(args) => args.run(),
         Task::Bench(args) => args.run(),
+        Task::DeviceBundle(args) => args.run(),
     }
 }
 
