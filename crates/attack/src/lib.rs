@@ -26,6 +26,8 @@
 #![warn(missing_docs)]
 
 pub mod attack;
+pub mod ddn;
+pub mod deepfool;
 pub mod distortion;
 mod driver;
 mod eps;
@@ -41,6 +43,8 @@ pub mod oracle;
 pub mod pgd;
 
 pub use attack::{AttackObserver, AttackResult, Quiet, cpu_workers};
+pub use ddn::{DdnAttack, DdnConfig};
+pub use deepfool::{DeepFoolAttack, DeepFoolConfig};
 pub use eps::Norm;
 pub use error::{AttackError, Result};
 pub use fgsm::{FgsmAttack, FgsmConfig};
