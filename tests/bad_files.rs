@@ -8,9 +8,11 @@
 //! original, or — for files whose consumer reuses or redoes — in a load its consumer refuses;
 //! never in a panic. The weights and the attack tensors are guarded by the SHA-256 their JSON
 //! partner records, so no change of them may load; the MNIST files are guarded by their
-//! published SHA-256, checked before they are parsed. The JSON sidecars have no digest of their
-//! own: a flipped digit there can load as another value. Those loads are counted per field and
-//! printed, not hidden.
+//! published SHA-256, checked before they are parsed. `model.json` and `summary.json` end with
+//! the SHA-256 of their own text (a seal), so no change of them may load either. The train-job
+//! specs, written and read by the same run within seconds, have none: a flipped digit there
+//! can load as another value, which the parent then finds when the child's checkpoint carries
+//! another fingerprint. Those loads are counted per field and printed, not hidden.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
@@ -21,7 +23,7 @@ use std::process::{Command, Stdio};
 use blindspot_advtrain::{Levels, Method};
 use blindspot_attack::files::{self, AttackSummary, FORMAT_VERSION};
 use blindspot_attack::{AttackConfig, Goal, LbfgsAttack, Quiet};
-use blindspot_data::files::sha256_hex;
+use blindspot_data::files::{SEAL_KEY, seal_json, sha256_hex};
 use blindspot_data::idx::{encode_images, encode_labels, maybe_gunzip};
 use blindspot_data::{DataError, IMAGE_PIXELS, Mnist, Split};
 use blindspot_models::checkpoint::{self, ModelMeta, NamedTensor};
@@ -783,10 +785,9 @@ fn corrupted_files_are_errors_naming_them_or_load_unchanged_and_never_panic() {
     // this reaches the safetensors decoder and the tensor checks with the corrupted bytes.
     // Nothing can tell changed values from the originals there; they are counted, not failed.
     let mut legacy_meta: Value = serde_json::from_slice(&meta_bytes).unwrap();
-    legacy_meta
-        .as_object_mut()
-        .unwrap()
-        .remove("weights_sha256");
+    let fields = legacy_meta.as_object_mut().unwrap();
+    fields.remove("weights_sha256");
+    fields.remove(SEAL_KEY);
     let legacy_dir = root.path().join("models").join("legacy");
     std::fs::create_dir_all(&legacy_dir).unwrap();
     std::fs::write(
@@ -818,7 +819,7 @@ fn corrupted_files_are_errors_naming_them_or_load_unchanged_and_never_panic() {
     let mut kind = Kind {
         name: "model.json",
         file: checkpoint::META_FILE,
-        guarded: false,
+        guarded: true,
         check: Box::new(|bytes| {
             std::fs::write(&meta_path, bytes).unwrap();
             match checkpoint::load(&model_dir, &device) {
@@ -917,7 +918,7 @@ fn corrupted_files_are_errors_naming_them_or_load_unchanged_and_never_panic() {
     let mut kind = Kind {
         name: "summary.json",
         file: files::SUMMARY_FILE,
-        guarded: false,
+        guarded: true,
         check: Box::new(|bytes| {
             std::fs::write(&summary_path, bytes).unwrap();
             let plain = files::load_summary(&attack_dir);
@@ -1027,6 +1028,14 @@ fn corrupted_files_are_errors_naming_them_or_load_unchanged_and_never_panic() {
     );
 }
 
+/// `json` (a sealed file's content, edited) sealed again, as if written so: what a file
+/// written by a faulty or other program that seals would hold.
+fn resealed(json: &Value) -> Vec<u8> {
+    let mut json = json.clone();
+    json.as_object_mut().unwrap().remove(SEAL_KEY);
+    seal_json(&serde_json::to_vec_pretty(&json).unwrap()).unwrap()
+}
+
 /// Regression: a `model.json` that parses but whose configuration is out of range (here a
 /// negative weight decay, as a flipped byte before a number makes it) was an error that named
 /// no file (`invalid configuration: …`), and one whose widths do not fit the weights named the
@@ -1039,7 +1048,7 @@ fn a_model_json_with_an_invalid_configuration_is_an_error_naming_it() {
     let path = dir.path().join(checkpoint::META_FILE);
     let mut json: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     json["config"]["weight_decay"] = json!([-1e-4]);
-    std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    std::fs::write(&path, resealed(&json)).unwrap();
     let err = checkpoint::load(dir.path(), &device)
         .unwrap_err()
         .to_string();
@@ -1049,7 +1058,7 @@ fn a_model_json_with_an_invalid_configuration_is_an_error_naming_it() {
     // (`model.safetensors: tensor … expected [10, 785]`); both files are named now.
     json["config"]["weight_decay"] = json!([1e-4]);
     json["config"]["input"] = json!(785);
-    std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    std::fs::write(&path, resealed(&json)).unwrap();
     let err = checkpoint::load(dir.path(), &device)
         .unwrap_err()
         .to_string();
@@ -1062,10 +1071,10 @@ fn a_model_json_with_an_invalid_configuration_is_an_error_naming_it() {
 /// went on to read MNIST and failed later without naming the spec; it is refused first.
 #[test]
 fn a_job_spec_with_an_unknown_model_or_an_invalid_recipe_is_refused_naming_it() {
-    let Some(bin) = blindspot_bin() else {
-        eprintln!("SKIPPED: no `blindspot` binary beside this test (see `blindspot_bin`)");
-        return;
-    };
+    let bin = blindspot_bin().expect(
+        "no `blindspot` binary beside this test: run `cargo test --workspace`, or build it and \
+         set BLINDSPOT_BIN",
+    );
     let dir = tempfile::tempdir().unwrap();
     let runner = TrainJobRunner::new(bin, dir.path());
     let spec = job_spec("softmax1", "train", None);

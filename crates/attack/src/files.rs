@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use blindspot_data::files::sha256_hex;
+use blindspot_data::files::{Seal, check_seal, seal_json, sha256_hex};
 use blindspot_data::write_atomic;
 use blindspot_models::checkpoint::{NamedTensor, decode_safetensors, encode_safetensors};
 use blindspot_models::{InputShape, flat_input_shape};
@@ -273,11 +273,15 @@ pub fn save(
         tensors_sha256: Some(sha256_hex(&bytes)),
         ..summary.clone()
     };
-    let json = serde_json::to_vec_pretty(&summary).map_err(|e| AttackError::Format {
+    let format = |reason: String| AttackError::Format {
         path: dir.join(SUMMARY_FILE),
-        reason: e.to_string(),
-    })?;
-    write_atomic(&dir.join(SUMMARY_FILE), &json)?;
+        reason,
+    };
+    let json = serde_json::to_vec_pretty(&summary).map_err(|e| format(e.to_string()))?;
+    // Sealed with the SHA-256 of its own text: a changed digit still parses, and must not be
+    // read as another mean distortion.
+    let sealed = seal_json(&json).ok_or_else(|| format("not a JSON object".into()))?;
+    write_atomic(&dir.join(SUMMARY_FILE), &sealed)?;
     Ok(())
 }
 
@@ -308,17 +312,26 @@ pub fn input_shape_of(tensors: &HashMap<String, NamedTensor>) -> Result<InputSha
     }
 }
 
-/// Reads `dir/summary.json`.
+/// Reads `dir/summary.json`, checking its seal: a summary changed since it was written is
+/// refused, as is one of this version (naming its tensors' digest) that lost its seal.
 pub fn load_summary(dir: &Path) -> Result<AttackSummary> {
     let path = dir.join(SUMMARY_FILE);
     let bytes = std::fs::read(&path).map_err(|source| AttackError::Io {
         path: path.clone(),
         source,
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| AttackError::Format {
-        path,
-        reason: e.to_string(),
-    })
+    let format = |reason: String| AttackError::Format {
+        path: path.clone(),
+        reason,
+    };
+    let seal = check_seal(&bytes).map_err(format)?;
+    let summary: AttackSummary =
+        serde_json::from_slice(&bytes).map_err(|e| format(e.to_string()))?;
+    // This version's summaries (which name their tensors' digest) are sealed.
+    if seal == Seal::Absent && summary.tensors_sha256.is_some() {
+        return Err(format("its seal is missing".into()));
+    }
+    Ok(summary)
 }
 
 /// Reads `dir/summary.json` and checks that `dir/adversarial.safetensors` holds the tensors it

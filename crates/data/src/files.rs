@@ -90,6 +90,62 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The field a sealed JSON file ends with: the SHA-256 of the file's text without it.
+pub const SEAL_KEY: &str = "content_sha256";
+
+/// The text before the seal: `,\n  "content_sha256": "` (pretty JSON, two-space indent).
+fn seal_prefix() -> String {
+    format!(",\n  \"{SEAL_KEY}\": \"")
+}
+
+/// `body`, the pretty JSON text of a non-empty object (ending in `\n}`), with a last field
+/// [`SEAL_KEY`] holding the SHA-256 of `body`: any later change of the text is found by
+/// [`check_seal`], numbers included (a changed digit still parses), without re-serializing
+/// anything (which could reformat a number). `None` if `body` is not such a text.
+pub fn seal_json(body: &[u8]) -> Option<Vec<u8>> {
+    let open = body.strip_suffix(b"\n}")?;
+    if !body.starts_with(b"{") || open.len() < 2 {
+        return None;
+    }
+    let mut sealed = open.to_vec();
+    sealed.extend_from_slice(seal_prefix().as_bytes());
+    sealed.extend_from_slice(sha256_hex(body).as_bytes());
+    sealed.extend_from_slice(b"\"\n}");
+    Some(sealed)
+}
+
+/// What [`check_seal`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seal {
+    /// The seal is there and matches the text.
+    Intact,
+    /// There is no seal (a file of an earlier version, or one whose seal was destroyed).
+    Absent,
+}
+
+/// Checks the seal of a JSON text written by [`seal_json`]; `Err` says why it does not match.
+pub fn check_seal(text: &[u8]) -> Result<Seal, String> {
+    let prefix = seal_prefix();
+    let Some(at) = text
+        .windows(prefix.len())
+        .rposition(|w| w == prefix.as_bytes())
+    else {
+        return Ok(Seal::Absent);
+    };
+    let rest = &text[at + prefix.len()..];
+    let recorded = rest
+        .strip_suffix(b"\"\n}")
+        .filter(|hex| hex.len() == 64 && hex.iter().all(u8::is_ascii_hexdigit))
+        .ok_or("its seal is damaged")?;
+    let mut body = text[..at].to_vec();
+    body.extend_from_slice(b"\n}");
+    if recorded == sha256_hex(&body).as_bytes() {
+        Ok(Seal::Intact)
+    } else {
+        Err("its content changed since it was written (the seal does not match)".into())
+    }
+}
+
 /// One digest that stands for the whole data set: SHA-256 over the four files' digests.
 /// Recorded in every model's metadata.
 pub fn dataset_sha256() -> String {
@@ -99,6 +155,29 @@ pub fn dataset_sha256() -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_sealed_json_text_is_intact_until_any_byte_changes() {
+        let body = b"{\n  \"error\": 0.0125,\n  \"name\": \"m\"\n}";
+        let sealed = super::seal_json(body).unwrap();
+        // SHA-256 of `body`, computed independently (`printf` of the text into `sha256sum`).
+        let expected = "{\n  \"error\": 0.0125,\n  \"name\": \"m\",\n  \"content_sha256\": \
+                        \"9c8c7d6c67cda2a92945c5dc30db5dd189c536d1dabb17b696c99309f5f94b18\"\n}";
+        assert_eq!(String::from_utf8(sealed.clone()).unwrap(), expected);
+        assert_eq!(super::check_seal(&sealed), Ok(super::Seal::Intact));
+        for at in 0..sealed.len() {
+            let mut changed = sealed.clone();
+            changed[at] ^= 0x01;
+            assert_ne!(
+                super::check_seal(&changed),
+                Ok(super::Seal::Intact),
+                "byte {at}"
+            );
+        }
+        assert_eq!(super::check_seal(body), Ok(super::Seal::Absent));
+        assert_eq!(super::seal_json(b"[1]"), None);
+        assert_eq!(super::seal_json(b"{\n}"), None);
+    }
+
     use super::*;
 
     #[test]

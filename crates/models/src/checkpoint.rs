@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use blindspot_data::files::{Seal, check_seal, seal_json};
 use blindspot_data::write_atomic;
 use burn::module::Param;
 use burn::nn::Linear;
@@ -330,10 +331,14 @@ pub fn save(model: &AnyModel, meta: &ModelMeta, dir: &Path) -> Result<()> {
             blindspot_data::files::sha256_hex(&weights).into(),
         );
     }
-    write_atomic(
-        &dir.join(META_FILE),
-        &serde_json::to_vec_pretty(&json).map_err(format)?,
-    )?;
+    // Sealed with the SHA-256 of its own text: a changed digit still parses, and must not
+    // load as another error rate or configuration.
+    let body = serde_json::to_vec_pretty(&json).map_err(format)?;
+    let sealed = seal_json(&body).ok_or_else(|| ModelError::Format {
+        path: dir.join(META_FILE),
+        message: "metadata is not a JSON object".into(),
+    })?;
+    write_atomic(&dir.join(META_FILE), &sealed)?;
     Ok(())
 }
 
@@ -373,13 +378,23 @@ pub fn weights_sha256(dir: &Path) -> Result<String> {
 }
 
 /// Reads `dir/model.json` alone.
+/// The seal is checked: a `model.json` changed since it was written is refused, as is one
+/// that names its weights' digest (this version's files) but lost its seal; files of earlier
+/// versions, with neither, load.
 pub fn load_meta(dir: &Path) -> Result<ModelMeta> {
     let path = dir.join(META_FILE);
     let bytes = std::fs::read(&path).map_err(|e| ModelError::io("reading", &path, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| ModelError::Format {
-        path,
-        message: e.to_string(),
-    })
+    let format = |message: String| ModelError::Format {
+        path: path.clone(),
+        message,
+    };
+    let seal = check_seal(&bytes).map_err(format)?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| format(e.to_string()))?;
+    if seal == Seal::Absent && json.get(WEIGHTS_DIGEST_KEY).is_some() {
+        return Err(format("its seal is missing".into()));
+    }
+    serde_json::from_value(json).map_err(|e| format(e.to_string()))
 }
 
 /// Loads a model directory onto `device`: rebuilds the architecture from `model.json`, then
