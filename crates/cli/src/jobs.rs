@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use blindspot_advtrain::{Method, method_fingerprint};
+use blindspot_data::files::{Seal, check_seal, seal_json};
 use blindspot_data::{Mnist, Split, write_atomic};
 use blindspot_models::{ModelRun, Scale, TrainConfig, checkpoint, model_spec, run_sizes};
 use clap::Args;
@@ -176,6 +177,11 @@ impl TrainJobArgs {
         }
         let text = std::fs::read(&self.spec)
             .with_context(|| format!("reading {}", self.spec.display()))?;
+        match check_seal(&text) {
+            Ok(Seal::Intact) => {}
+            Ok(Seal::Absent) => anyhow::bail!("{}: not sealed by `blindspot`", self.spec.display()),
+            Err(why) => anyhow::bail!("{}: {why}", self.spec.display()),
+        }
         let job: TrainJob = serde_json::from_slice(&text)
             .with_context(|| format!("parsing the job in {}", self.spec.display()))?;
         // A spec that parses but names no catalogue model or split, or holds an invalid
@@ -373,8 +379,9 @@ fn spawn(
     common: &CommonArgs,
 ) -> anyhow::Result<Running> {
     let spec = dir.join(format!("{}.json", job.id));
-    write_atomic(&spec, &serde_json::to_vec_pretty(job)?)
-        .with_context(|| format!("writing {}", spec.display()))?;
+    // Sealed with the SHA-256 of its text: the child refuses a spec changed on the way.
+    let sealed = seal_json(&serde_json::to_vec_pretty(job)?).context("a job is a JSON object")?;
+    write_atomic(&spec, &sealed).with_context(|| format!("writing {}", spec.display()))?;
     let log = dir.join(format!("{}.log", job.id));
     let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
     let err = out.try_clone()?;

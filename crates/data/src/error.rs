@@ -70,8 +70,12 @@ pub enum DataError {
         found: String,
     },
     /// Image and label files disagree on the number of examples.
-    #[error("{images} images but {labels} labels")]
+    #[error("{images_file} holds {images} images but {labels_file} holds {labels} labels")]
     CountMismatch {
+        /// The image file.
+        images_file: String,
+        /// The label file.
+        labels_file: String,
         /// Images in the image file.
         images: usize,
         /// Labels in the label file.

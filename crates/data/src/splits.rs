@@ -242,12 +242,14 @@ impl Mnist {
             ))
         };
         let set = |images: MnistFile, labels: MnistFile| -> Result<Dataset> {
-            let (bytes, what) = read(images)?;
-            let images = parse_images(bytes, &what)?;
-            let (bytes, what) = read(labels)?;
-            let labels = parse_labels(bytes, &what)?;
+            let (bytes, images_file) = read(images)?;
+            let images = parse_images(bytes, &images_file)?;
+            let (bytes, labels_file) = read(labels)?;
+            let labels = parse_labels(bytes, &labels_file)?;
             if images.count != labels.len() {
                 return Err(DataError::CountMismatch {
+                    images_file,
+                    labels_file,
                     images: images.count,
                     labels: labels.len(),
                 });
@@ -348,7 +350,8 @@ mod tests {
             Mnist::load_dir(dir.path()).unwrap_err(),
             DataError::CountMismatch {
                 images: 2,
-                labels: 3
+                labels: 3,
+                ..
             }
         ));
     }
