@@ -140,27 +140,20 @@ impl DeepFoolAttack {
         labels: &[usize],
         observer: &mut dyn AttackObserver,
     ) -> Result<AttackResult> {
-        let start = std::time::Instant::now();
         let config = &self.config;
         config.validate()?;
-        let driver::Inputs { x, problems, shape } =
-            driver::prepare(model, x, labels, config.goal, config.seed)?;
-        let targeted = config.goal != Goal::Untargeted;
-        let size = driver::chunk_size(config.batch_size, problems.len(), config.workers);
-        let mut result = driver::run_chunks(
-            &problems,
-            size,
-            config.workers,
-            shape,
+        let plan =
+            driver::ChunkPlan::new(config.goal, config.seed, config.batch_size, config.workers);
+        driver::run_per_chunk(
+            model,
+            x,
+            labels,
             observer,
-            |chunk, report| {
-                let mut out = AttackResult::empty(shape);
-                self.attack_chunk(model, &x, chunk, targeted, &mut out, report)?;
-                Ok(out)
+            plan,
+            |x, chunk, targeted, out, report| {
+                self.attack_chunk(model, x, chunk, targeted, out, report)
             },
-        )?;
-        result.seconds = start.elapsed().as_secs_f64();
-        Ok(result)
+        )
     }
 
     fn attack_chunk<M: Classifier>(

@@ -62,6 +62,67 @@ pub(crate) fn chunk_size(batch_size: usize, total: usize, workers: usize) -> usi
     batch_size.min(total.div_ceil(workers)).max(1)
 }
 
+/// What [`run_per_chunk`] needs of an attack's settings.
+pub(crate) struct ChunkPlan {
+    /// The goal (its problems come from [`prepare`]).
+    pub goal: Goal,
+    /// The seed of the random targets.
+    pub seed: u64,
+    /// Problems per chunk, at most.
+    pub batch_size: usize,
+    /// Chunks attacked at once.
+    pub workers: usize,
+}
+
+impl ChunkPlan {
+    /// The plan of an attack's settings.
+    pub fn new(goal: Goal, seed: u64, batch_size: usize, workers: usize) -> Self {
+        Self {
+            goal,
+            seed,
+            batch_size,
+            workers,
+        }
+    }
+}
+
+/// The whole run of an attack that works chunk by chunk: checks the inputs, expands the goal
+/// into problems, cuts them into chunks for the workers, has `attack_chunk` fill each chunk's
+/// result (given the images, the chunk, whether the goal is targeted, the result to fill and
+/// the progress callback) and joins them in problem order, timed.
+pub(crate) fn run_per_chunk<M, F>(
+    model: &M,
+    x: Tensor<2>,
+    labels: &[usize],
+    observer: &mut dyn AttackObserver,
+    plan: ChunkPlan,
+    attack_chunk: F,
+) -> Result<AttackResult>
+where
+    M: Classifier,
+    F: Fn(&Tensor<2>, &[Problem], bool, &mut AttackResult, &mut dyn FnMut(usize)) -> Result<()>
+        + Sync,
+{
+    let start = std::time::Instant::now();
+    let Inputs { x, problems, shape } = prepare(model, x, labels, plan.goal, plan.seed)?;
+    let targeted = plan.goal != Goal::Untargeted;
+    let size = chunk_size(plan.batch_size, problems.len(), plan.workers);
+    let mut result = run_chunks(
+        &problems,
+        size,
+        plan.workers,
+        shape,
+        observer,
+        |chunk, report| {
+            let mut out = AttackResult::empty(shape);
+            attack_chunk(&x, chunk, targeted, &mut out, report)?;
+            Ok(out)
+        },
+    )?;
+    result.seconds = start.elapsed().as_secs_f64();
+    Ok(result)
+}
+
 /// Runs `work` on every chunk of `problems` (see [`in_parallel`]) and joins the outcomes in
 /// problem order.
 pub(crate) fn run_chunks<W>(
