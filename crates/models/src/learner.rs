@@ -254,25 +254,11 @@ where
         + InferenceStep<Input = ImageBatch, Output = ClassificationOutput>,
 {
     config.validate()?;
-    for (what, data) in [("training set", train), ("validation set", valid)] {
-        if data.shape.dims() != model.input_shape() {
-            return Err(ModelError::ShapeMismatch {
-                what: format!("images of the {what}, [C, H, W] (the model's input shape)"),
-                expected: model.input_shape().to_vec(),
-                found: data.shape.dims().to_vec(),
-            });
-        }
-    }
-    for (what, data) in [("training set", train), ("validation set", valid)] {
+    let sets = [("training set", train), ("validation set", valid)];
+    crate::train::check_data(&model, &sets)?;
+    for (what, data) in sets {
         if data.is_empty() {
             return Err(ModelError::InvalidConfig(format!("the {what} is empty")));
-        }
-        let classes = model.num_classes();
-        if let Some(at) = data.labels.iter().position(|&l| l as usize >= classes) {
-            return Err(ModelError::InvalidConfig(format!(
-                "label {} of example {at} of the {what} is not a class of a {classes}-class model",
-                data.labels[at]
-            )));
         }
     }
     let steps = train.len().div_ceil(config.batch_size) * config.epochs;

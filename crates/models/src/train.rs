@@ -444,6 +444,29 @@ pub fn paper_loss<M: Trainable>(
     )
 }
 
+/// Refuses data a model cannot be trained or evaluated on, before Burn would panic on it:
+/// images of another shape than the model's input ([`ModelError::ShapeMismatch`]) or a label
+/// that is not one of its classes ([`ModelError::InvalidConfig`]); `sets` are named by `what`.
+pub(crate) fn check_data<M: Classifier>(model: &M, sets: &[(&str, &Dataset)]) -> Result<()> {
+    let classes = model.num_classes();
+    for (what, data) in sets {
+        if data.shape.dims() != model.input_shape() {
+            return Err(ModelError::ShapeMismatch {
+                what: format!("images of the {what}, [C, H, W] (the model's input shape)"),
+                expected: model.input_shape().to_vec(),
+                found: data.shape.dims().to_vec(),
+            });
+        }
+        if let Some(at) = data.labels.iter().position(|&l| l as usize >= classes) {
+            return Err(ModelError::InvalidConfig(format!(
+                "label {} of example {at} of the {what} is not a class of a {classes}-class model",
+                data.labels[at]
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// [`train_classifier`] with another loss: `step_loss(model, images [b, C·H·W], labels [b])`
 /// gives the loss of a minibatch (a `[1]` tensor, weight decay included) and, optionally, the
 /// number of misclassified examples. Adversarial training and dropout baselines plug in here;
@@ -461,6 +484,7 @@ where
     L: FnMut(&M, Tensor<2>, Tensor<1, Int>) -> (Tensor<1>, Option<Tensor<1, Int>>),
 {
     config.validate()?;
+    check_data(&model, &[("training set", train), ("test set", test)])?;
     let started = Instant::now();
     let device = model_device(&model)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);

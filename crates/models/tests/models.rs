@@ -498,3 +498,38 @@ fn run_sizes_are_the_lengths_of_run_data_at_every_scale() {
         }
     }
 }
+
+/// Issue 21 #8: an architecture whose input is not the data's image shape, or with fewer
+/// classes than the labels, made Burn panic inside training (`assert_shape!` in `Linear`, an
+/// out-of-bounds gather in the loss); both are refused before any step.
+#[test]
+fn training_on_data_of_another_shape_or_with_labels_beyond_the_classes_is_refused() {
+    let device = Device::flex().autodiff();
+    let data = separable(20, 5);
+    let mlp = |input: usize, classes: usize| {
+        let config: Architecture = serde_json::from_value(serde_json::json!({
+            "kind": "mlp", "input": input, "hidden": [], "classes": classes,
+            "activation": "sigmoid", "weight_decay": [0.0001]
+        }))
+        .unwrap();
+        config.init(&device).unwrap()
+    };
+    let config = TrainConfig::new().with_epochs(1).with_batch_size(10);
+    match train_classifier(mlp(100, 10), &data, &data, &config, &mut Silent) {
+        Err(ModelError::ShapeMismatch {
+            expected, found, ..
+        }) => {
+            assert_eq!((expected, found), (vec![1, 10, 10], vec![1, 28, 28]));
+        }
+        other => panic!("expected ShapeMismatch, got {:?}", other.map(|(_, r)| r)),
+    }
+    // Labels 0..9 on a 5-class model: the first beyond it is example 5, label 5.
+    match train_classifier(mlp(784, 5), &data, &data, &config, &mut Silent) {
+        Err(ModelError::InvalidConfig(why)) => assert!(
+            why.contains("label 5 of example 5 of the training set")
+                && why.contains("5-class model"),
+            "{why}"
+        ),
+        other => panic!("expected InvalidConfig, got {:?}", other.map(|(_, r)| r)),
+    }
+}
