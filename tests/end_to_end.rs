@@ -167,12 +167,15 @@ fn data_to_trained_checkpoints_to_report() {
         // The reloaded model makes the same predictions as the trained one.
         let test = mnist.split(Split::Test);
         assert_eq!(test.len(), TEST);
-        let reloaded_error = error_rate(&loaded, &test, &device);
-        assert_eq!(reloaded_error, error_rate(&model.valid(), &test, &device));
+        let reloaded_error = error_rate(&loaded, &test, &device).unwrap();
+        assert_eq!(
+            reloaded_error,
+            error_rate(&model.valid(), &test, &device).unwrap()
+        );
         assert_eq!(reloaded_error, meta.test_error, "{name}");
         assert_eq!(loaded.num_classes(), 10);
-        let p1_error = error_rate(&loaded, &mnist.split(Split::P1), &device);
-        let p2_error = error_rate(&loaded, &mnist.split(Split::P2), &device);
+        let p1_error = error_rate(&loaded, &mnist.split(Split::P1), &device).unwrap();
+        let p2_error = error_rate(&loaded, &mnist.split(Split::P2), &device).unwrap();
         assert_rate(p1_error, TRAIN / 2, name);
         assert_rate(p2_error, TRAIN / 2, name);
         results.push(ModelResult {

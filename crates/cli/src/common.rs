@@ -248,8 +248,9 @@ fn import_weights(
         seed: 0,
         data_sha256: String::new(),
         train_examples: 0,
-        train_error: error_rate(&model, &train, &device),
-        test_error: error_rate(&model, &test, &device),
+        train_error: error_rate(&model, &train, &device)
+            .with_context(|| format!("evaluating {} on MNIST", weights.display()))?,
+        test_error: error_rate(&model, &test, &device)?,
         train_seconds: 0.0,
         backend: common.backend.name().into(),
         fingerprint,

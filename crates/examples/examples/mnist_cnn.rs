@@ -75,8 +75,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hidden = |m: &Cnn, x| vec![m.hidden(x)];
     let model_a = wrap(&train(&train_set, 64, &device))?.with_hidden(hidden);
     let model_b = wrap(&train(&train_set, 128, &device))?.with_hidden(hidden);
-    let error = |m| 100.0 * error_rate(m, &test, &device);
-    let (ea, eb) = (error(&model_a), error(&model_b));
+    let error = |m| error_rate(m, &test, &device).map(|e| 100.0 * e);
+    let (ea, eb) = (error(&model_a)?, error(&model_b)?);
     println!("test error: A {ea:.2}%, B {eb:.2}%");
 
     // Attack A (both goals), fool B with the examples, check them against certified radii.

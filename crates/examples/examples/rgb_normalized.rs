@@ -99,7 +99,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let classifier = ImageClassifier::new(&model, [3, 32, 32], Cnn::forward)?
         .with_normalization(normalization)?;
     let test = synthetic(16, 1000)?;
-    let correct = (16.0 * (1.0 - error_rate(&classifier, &test, &device))).round();
+    let correct = (16.0 * (1.0 - error_rate(&classifier, &test, &device)?)).round();
     println!("clean accuracy on 16 new images: {correct}/16");
     if correct < 12.0 {
         return Err(format!("the model did not learn the synthetic classes ({correct}/16)").into());

@@ -49,7 +49,7 @@
 //! let model = model_spec("n100-100-10")?.architecture.init(&device)?;
 //! let config = TrainConfig::new().with_epochs(2);
 //! let model = fit_with_learner(model, train, test, &config, "/tmp/learner".as_ref())?;
-//! println!("test error {:.2}%", 100.0 * error_rate(&model, test, &device.inner()));
+//! println!("test error {:.2}%", 100.0 * error_rate(&model, test, &device.inner())?);
 //! # Ok(()) }
 //! ```
 

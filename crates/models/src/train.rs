@@ -207,9 +207,14 @@ pub fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
 }
 
 /// Fraction of `data` that `model` misclassifies, in evaluation mode, in batches of 1000.
-pub fn error_rate<M: Classifier>(model: &M, data: &Dataset, device: &Device) -> f64 {
+///
+/// # Errors
+/// Data the model cannot read, as [`check_data`] says: images of another shape than its input
+/// ([`ModelError::ShapeMismatch`]) or a label beyond its classes ([`ModelError::InvalidConfig`]).
+pub fn error_rate<M: Classifier>(model: &M, data: &Dataset, device: &Device) -> Result<f64> {
+    check_data(model, &[("data set", data)])?;
     let (images, labels) = to_tensors(data, device);
-    error_rate_on(model, &images, &labels)
+    Ok(error_rate_on(model, &images, &labels))
 }
 
 /// [`error_rate`] on images `[n, C·H·W]` and labels `[n]` already on the model's device.
@@ -508,7 +513,7 @@ where
     let eval = model.valid();
     let report = TrainReport {
         epochs,
-        train_error: error_rate(&eval, train, &inner),
+        train_error: error_rate(&eval, train, &inner)?,
         test_error: error_rate_on(&eval, &test_images, &test_labels),
         seconds: started.elapsed().as_secs_f64(),
     };

@@ -58,7 +58,7 @@ fn a_short_learner_fit_trains_a_catalogue_mlp_that_blindspot_can_use() {
     device.seed(7);
     let model = catalogue("n100-100-10", &device);
     let inner = device.clone().inner();
-    let untrained = error_rate(&model.valid(), &train, &inner);
+    let untrained = error_rate(&model.valid(), &train, &inner).unwrap();
     assert!(untrained > 0.7, "untrained error {untrained}");
 
     // 2 epochs of 13 Adam steps. (The catalogue's SGD recipe for the sigmoid MLPs needs more
@@ -73,8 +73,8 @@ fn a_short_learner_fit_trains_a_catalogue_mlp_that_blindspot_can_use() {
     let trained = fit_with_learner(model, &train, &valid, &config, dir.path()).unwrap();
 
     // Returned in evaluation form, on the plain device, usable through `Classifier`.
-    let train_error = error_rate(&trained, &train, &inner);
-    let valid_error = error_rate(&trained, &valid, &inner);
+    let train_error = error_rate(&trained, &train, &inner).unwrap();
+    let valid_error = error_rate(&trained, &valid, &inner).unwrap();
     eprintln!("untrained {untrained:.3}, trained: train {train_error:.3}, valid {valid_error:.3}");
     assert!(train_error < 0.05, "training error {train_error}");
     assert!(valid_error < 0.05, "validation error {valid_error}");
@@ -301,7 +301,7 @@ fn seconds_per_epoch_of_the_learner_and_of_the_projects_loop() {
     let dir = tempfile::tempdir().unwrap();
     let own = |config: &TrainConfig| {
         let (model, _) = train_classifier(fresh(), &train, &valid, config, &mut Silent).unwrap();
-        error_rate(&model.valid(), &valid, &inner)
+        error_rate(&model.valid(), &valid, &inner).unwrap()
     };
     let learner = |config: &TrainConfig, run: usize| {
         let model = fit_with_learner(
@@ -312,7 +312,7 @@ fn seconds_per_epoch_of_the_learner_and_of_the_projects_loop() {
             &dir.path().join(run.to_string()),
         )
         .unwrap();
-        error_rate(&model, &valid, &inner)
+        error_rate(&model, &valid, &inner).unwrap()
     };
     let timed = |f: &mut dyn FnMut() -> f64| {
         let (wall, cpu) = (std::time::Instant::now(), cpu_seconds());

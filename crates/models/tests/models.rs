@@ -10,7 +10,7 @@ use blindspot_models::alexnet::AlexNetConfig;
 use blindspot_models::checkpoint::{self, ModelMeta, NamedTensor};
 use blindspot_models::{
     Architecture, Classifier, ModelError, ModelRun, Optimizer, Scale, Silent, TrainConfig,
-    model_spec, paper_models, train_classifier,
+    error_rate, model_spec, paper_models, train_classifier,
 };
 
 /// [`ModelRun::fingerprint_of_version`] of softmax1 on the whole training set with
@@ -532,4 +532,13 @@ fn training_on_data_of_another_shape_or_with_labels_beyond_the_classes_is_refuse
         ),
         other => panic!("expected InvalidConfig, got {:?}", other.map(|(_, r)| r)),
     }
+    // Evaluating such a model (a checkpoint imported with its own architecture) likewise.
+    assert!(matches!(
+        error_rate(&mlp(100, 10), &data, &device),
+        Err(ModelError::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        error_rate(&mlp(784, 5), &data, &device),
+        Err(ModelError::InvalidConfig(why)) if why.contains("label 5 of example 5 of the data set")
+    ));
 }

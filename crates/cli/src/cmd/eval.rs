@@ -28,7 +28,7 @@ impl EvalArgs {
             .with_context(|| format!("loading {}", dir.display()))?;
         let mnist = self.common.mnist()?;
         for split in &self.splits {
-            let err = error_rate(&model, &mnist.split(*split), &device);
+            let err = error_rate(&model, &mnist.split(*split), &device)?;
             println!("{} on {split}: {:.2}% error", meta.name, 100.0 * err);
         }
         Ok(())

@@ -226,7 +226,7 @@ impl ReproduceArgs {
                     .train_subset()
                     .unwrap_or(data.len())
                     .min(data.len());
-                Ok(error_rate(&model, &data.head(n, split)?, device))
+                Ok(error_rate(&model, &data.head(n, split)?, device)?)
             };
             let result = ModelResult {
                 id: run.id(),

@@ -371,8 +371,8 @@ fn seed_tables(
             readings[j] = summary.mean_distortion;
         }
         table3.push([
-            error_rate(model, &p1, device),
-            error_rate(model, &p2, device),
+            error_rate(model, &p1, device)?,
+            error_rate(model, &p2, device)?,
             meta.test_error,
             readings[0],
             readings[1],
