@@ -1,0 +1,329 @@
+//! Fast Minimum-Norm attack (Pintor et al., NeurIPS 2021): a minimum-norm attack under L2 or
+//! L∞ that steps the perturbation by the normalized gradient of the logit margin and projects it
+//! onto a ball whose radius `ε` follows the boundary.
+//!
+//! Per problem, with `δ = 0`, `steps` times (step `i` of `S`, `c = (1 + cos(πi/S))/2`,
+//! `αᵢ = α_final + (α_init − α_final)·c`, `γᵢ = γ_final + (γ_init − γ_final)·c`):
+//! 1. at `x′ = x + δ`, the margin `m = z_goal − max_{k≠goal} z_k` (the goal is the target, or
+//!    the true class untargeted) and its input gradient `∇m`; `x′` is adversarial when the
+//!    model predicts the target (targeted) or anything but the true class (untargeted); it is
+//!    kept if `‖δ‖` is below the best so far;
+//! 2. `ε ← min(ε, ‖δ‖)·(1 − γᵢ)` if `x′` is adversarial; else `ε ← ε(1 + γᵢ)` once an
+//!    adversarial point has been seen, and before that `ε ← (‖δ‖ + |m| / ‖∇m‖_*)(1 + γᵢ)`
+//!    (the distance to the boundary of the model linearized at `x′`; `‖·‖_*` the dual norm:
+//!    `‖·‖₂` for L2, `‖·‖₁` for L∞); `ε` is capped at the norm of the farthest point of the
+//!    box. The factor `1 + γᵢ` is not in the paper: without it, on a model that is linear
+//!    (or nearly) the point lands on the boundary instead of crossing it, and when the box
+//!    clips the step the linearized distance falls short, so no point ever became adversarial
+//!    in the tests;
+//! 3. `δ ← δ − αᵢ·u`, `u = g/‖g‖₂` (L2) or `sign(g)` (L∞), `g` the gradient of the loss
+//!    descended (`−m` targeted, `m` untargeted; a zero gradient leaves `δ` as it is);
+//! 4. `δ` is projected onto the `ε`-ball (L2: radial scaling; L∞: clipping), then
+//!    `δ ← clamp(x + δ) − x`.
+//!
+//! Each problem keeps its smallest successful `x′`, or else its last one; the driver re-checks
+//! the goal on it.
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::attack::{AttackObserver, AttackResult};
+use crate::driver::{self, Batch};
+use crate::eps::{self, Norm};
+use crate::error::{AttackError, Result};
+use crate::goal::{Goal, Problem};
+use crate::host;
+use crate::loss::one_hot;
+use blindspot_models::Classifier;
+
+/// Subtracted from the goal's logit to leave it out of the best other class.
+const MASKED: f32 = 1e9;
+
+/// Settings of [`FmnAttack`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FmnConfig {
+    /// What to reach.
+    pub goal: Goal,
+    /// Seed of the random targets.
+    pub seed: u64,
+    /// The norm whose distance is minimized.
+    pub norm: Norm,
+    /// Iterations per problem (at least 1).
+    pub steps: usize,
+    /// The first step size `α` of the cosine schedule (finite, > 0).
+    pub alpha_init: f32,
+    /// The last step size (finite, in `(0, alpha_init]`).
+    pub alpha_final: f32,
+    /// The first factor `γ` by which `ε` shrinks or grows (in `(0, 1)`).
+    pub gamma_init: f32,
+    /// The last factor `γ` (in `[0, gamma_init]`).
+    pub gamma_final: f32,
+    /// Problems per device batch at most.
+    pub batch_size: usize,
+    /// Batches attacked at the same time (see [`crate::AttackConfig::workers`]). Not part of the
+    /// serialized settings.
+    #[serde(skip, default = "one")]
+    pub workers: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl Default for FmnConfig {
+    /// L2, 100 steps, `α` from 1 to 0.01, `γ` from 0.05 to 0.001 (the paper's settings).
+    fn default() -> Self {
+        Self {
+            goal: Goal::Untargeted,
+            seed: 0,
+            norm: Norm::L2,
+            steps: 100,
+            alpha_init: 1.0,
+            alpha_final: 0.01,
+            gamma_init: 0.05,
+            gamma_final: 0.001,
+            batch_size: 256,
+            workers: 1,
+        }
+    }
+}
+
+impl FmnConfig {
+    /// Checks every field.
+    pub fn validate(&self) -> Result<()> {
+        if self.steps == 0 {
+            return Err(AttackError::config("steps", 0, "must be at least 1"));
+        }
+        if !(self.alpha_init > 0.0 && self.alpha_init.is_finite()) {
+            return Err(AttackError::config(
+                "alpha_init",
+                self.alpha_init,
+                "must be finite and > 0",
+            ));
+        }
+        if !(self.alpha_final > 0.0 && self.alpha_final <= self.alpha_init) {
+            return Err(AttackError::config(
+                "alpha_final",
+                self.alpha_final,
+                "must lie in (0, alpha_init]",
+            ));
+        }
+        if !(self.gamma_init > 0.0 && self.gamma_init < 1.0) {
+            return Err(AttackError::config(
+                "gamma_init",
+                self.gamma_init,
+                "must lie in (0, 1)",
+            ));
+        }
+        if !(self.gamma_final >= 0.0 && self.gamma_final <= self.gamma_init) {
+            return Err(AttackError::config(
+                "gamma_final",
+                self.gamma_final,
+                "must lie in [0, gamma_init]",
+            ));
+        }
+        eps::check_batching(self.batch_size, self.workers)
+    }
+
+    /// The step size `α` and factor `γ` of step `i` (cosine annealing).
+    fn schedule(&self, i: usize) -> (f32, f32) {
+        let phase = std::f64::consts::PI * i as f64 / self.steps as f64;
+        let c = (1.0 + phase.cos()) / 2.0;
+        let anneal = |first: f32, last: f32| {
+            (f64::from(last) + (f64::from(first) - f64::from(last)) * c) as f32
+        };
+        (
+            anneal(self.alpha_init, self.alpha_final),
+            anneal(self.gamma_init, self.gamma_final),
+        )
+    }
+}
+
+/// The attack: a configuration; [`FmnAttack::run`] does the work.
+#[derive(Debug, Clone, Default)]
+pub struct FmnAttack {
+    /// Its settings.
+    pub config: FmnConfig,
+}
+
+/// The norm `‖r‖` of each row `[n, 1]`.
+fn row_norm(r: Tensor<2>, norm: Norm) -> Tensor<2> {
+    match norm {
+        Norm::L2 => r.square().sum_dim(1).sqrt(),
+        Norm::Linf => r.abs().max_dim(1),
+    }
+}
+
+/// The dual norm `‖g‖_*` of each row `[n, 1]`.
+fn dual_norm(g: Tensor<2>, norm: Norm) -> Tensor<2> {
+    match norm {
+        Norm::L2 => g.square().sum_dim(1).sqrt(),
+        Norm::Linf => g.abs().sum_dim(1),
+    }
+}
+
+impl FmnAttack {
+    /// An attack with these settings.
+    pub fn new(config: FmnConfig) -> Self {
+        Self { config }
+    }
+
+    /// Attacks the images `x` `[N, D]` with true labels `labels`, as
+    /// [`crate::LbfgsAttack::run`] does (same inputs, same result; `c` is NaN).
+    pub fn run<M: Classifier + Sync>(
+        &self,
+        model: &M,
+        x: Tensor<2>,
+        labels: &[usize],
+        observer: &mut dyn AttackObserver,
+    ) -> Result<AttackResult> {
+        let config = &self.config;
+        config.validate()?;
+        let plan =
+            driver::ChunkPlan::new(config.goal, config.seed, config.batch_size, config.workers);
+        driver::run_per_chunk(
+            model,
+            x,
+            labels,
+            observer,
+            plan,
+            |x, chunk, targeted, out, report| {
+                self.attack_chunk(model, x, chunk, targeted, out, report)
+            },
+        )
+    }
+
+    fn attack_chunk<M: Classifier>(
+        &self,
+        model: &M,
+        x_all: &Tensor<2>,
+        problems: &[Problem],
+        targeted: bool,
+        out: &mut AttackResult,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<()> {
+        let config = &self.config;
+        let norm = config.norm;
+        let device = x_all.device();
+        let bounds = model.bounds();
+        let classes = model.num_classes();
+        let n = problems.len();
+        let batch = Batch::new(model, x_all, problems, targeted)?;
+        let active = batch.to_attack();
+        progress(n - active.len());
+        let mut evaluations = vec![1usize; n];
+        let mut attacked = vec![false; n];
+        let mut best = batch.x0.clone();
+        if !active.is_empty() {
+            let m = active.len();
+            let dim = out.dim;
+            let idx = host::indices(&active, &device);
+            let x0 = batch.x0.clone().select(0, idx.clone());
+            let goal_class = batch.goal.clone().select(0, idx);
+            let picked: Vec<usize> = active.iter().map(|&i| batch.goal_class[i]).collect();
+            let goal = host::matrix(one_hot(&picked, classes), m, classes, &device);
+            // The norm of the farthest point of the box, per row.
+            let worst = row_norm(
+                (x0.clone().sub_scalar(bounds.lo)).max_pair(x0.clone().neg().add_scalar(bounds.hi)),
+                norm,
+            );
+            let mut delta = x0.zeros_like();
+            let mut epsilon = worst.clone();
+            let mut kept = x0.clone();
+            let mut kept_norm = worst.zeros_like().add_scalar(f32::INFINITY);
+            let mut found = worst.zeros_like().lower_elem(0.0);
+            for i in 0..config.steps {
+                let (alpha, gamma) = config.schedule(i);
+                let xs = x0.clone() + delta.clone();
+                let xa = xs.clone().autodiff().require_grad();
+                let z = model.logits(xa.clone());
+                let own = (z.clone() * goal.clone()).sum_dim(1);
+                let other = (z.clone() - goal.clone() * MASKED).max_dim(1);
+                let margin = own - other;
+                // The loss descended: −m targeted (raise the target), m untargeted.
+                let loss = if targeted {
+                    margin.clone().neg()
+                } else {
+                    margin.clone()
+                };
+                let grads = loss.sum().backward();
+                let g = xa.grad(&grads).ok_or(AttackError::NoGradient)?;
+                let margin = margin.inner();
+                let same = z.inner().argmax(1).equal(goal_class.clone());
+                let reached = if targeted { same } else { same.bool_not() };
+                let length = row_norm(delta.clone(), norm);
+                let better = reached
+                    .clone()
+                    .bool_and(length.clone().lower(kept_norm.clone()));
+                kept_norm = kept_norm.mask_where(better.clone(), length.clone());
+                kept = kept.mask_where(better.expand([m, dim]), xs);
+                // The distance to the linearized boundary (infinite where ∇m vanishes).
+                let distance =
+                    margin.clone().abs() / dual_norm(g.clone(), norm).clamp_min(f32::MIN_POSITIVE);
+                let grow = epsilon.clone().mul_scalar(1.0 + gamma).mask_where(
+                    found.clone().bool_not(),
+                    (length.clone() + distance).mul_scalar(1.0 + gamma),
+                );
+                let shrink = epsilon.clone().min_pair(length).mul_scalar(1.0 - gamma);
+                epsilon = grow
+                    .mask_where(reached.clone(), shrink)
+                    .min_pair(worst.clone());
+                found = found.bool_or(reached);
+                delta = delta - eps::direction(g, norm) * alpha;
+                delta = match norm {
+                    Norm::L2 => {
+                        let length = row_norm(delta.clone(), norm).clamp_min(f32::MIN_POSITIVE);
+                        delta * (epsilon.clone() / length).clamp_max(1.0)
+                    }
+                    Norm::Linf => delta
+                        .clone()
+                        .max_pair(epsilon.clone().neg().expand([m, dim]))
+                        .min_pair(epsilon.clone().expand([m, dim])),
+                };
+                delta = (x0.clone() + delta).clamp(bounds.lo, bounds.hi) - x0.clone();
+            }
+            // Problems that never reached the goal keep their last point.
+            let found = kept_norm.is_finite();
+            let last = x0 + delta;
+            let chosen = last.mask_where(found.expand([m, dim]), kept);
+            best = driver::replace_rows(best, &active, chosen);
+            for &i in &active {
+                attacked[i] = true;
+                evaluations[i] += config.steps;
+            }
+        }
+        batch.finish(
+            model,
+            problems,
+            best,
+            &attacked,
+            &vec![f32::NAN; n],
+            &evaluations,
+            out,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedules_anneal_from_their_first_to_their_last_values() {
+        let config = FmnConfig {
+            steps: 4,
+            alpha_init: 2.0,
+            alpha_final: 0.02,
+            gamma_init: 0.1,
+            gamma_final: 0.0,
+            ..FmnConfig::default()
+        };
+        let half = std::f64::consts::FRAC_1_SQRT_2;
+        let cosine = [1.0, (1.0 + half) / 2.0, 0.5, (1.0 - half) / 2.0];
+        for (i, c) in cosine.iter().enumerate() {
+            let (alpha, gamma) = config.schedule(i);
+            assert!((f64::from(alpha) - (0.02 + 1.98 * c)).abs() < 1e-6, "{i}");
+            assert!((f64::from(gamma) - 0.1 * c).abs() < 1e-7, "{i}");
+        }
+    }
+}
