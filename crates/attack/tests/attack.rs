@@ -10,11 +10,7 @@ use blindspot_attack::{
 };
 use blindspot_models::{Bounds, Classifier};
 use burn::prelude::*;
-use common::{images, linear_model, test_devices, values};
-
-fn upload(x: &[f32], device: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(x.to_vec(), [x.len() / 784, 784]), device)
-}
+use common::{Reports, images, linear_model, test_devices, upload, values};
 
 fn config(goal: Goal) -> AttackConfig {
     AttackConfig {
@@ -128,15 +124,6 @@ fn attacking_a_batch_equals_attacking_each_image_alone() {
                 together.distortion[i]
             );
         }
-    }
-}
-
-/// Records every progress report.
-struct Reports(Vec<(usize, usize)>);
-
-impl blindspot_attack::AttackObserver for Reports {
-    fn progress(&mut self, finished: usize, total: usize) {
-        self.0.push((finished, total));
     }
 }
 

@@ -6,14 +6,14 @@
 mod common;
 
 use blindspot_attack::{
-    AttackError, AttackObserver, AttackResult, FgsmAttack, FgsmConfig, Goal, LinearModel, Norm,
-    PgdAttack, PgdConfig, Quiet,
+    AttackError, AttackResult, FgsmAttack, FgsmConfig, Goal, LinearModel, Norm, PgdAttack,
+    PgdConfig, Quiet,
 };
 use blindspot_models::mlp::{Activation, Mlp};
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
-use common::{Lcg, images, linear_model, test_devices};
+use common::{Lcg, Reports, argmax, images, linear_model, test_devices};
 
 fn upload(x: &[f32], dim: usize, device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(x.to_vec(), [x.len() / dim, dim]), device)
@@ -70,10 +70,6 @@ fn two_class(
         .map(|i| argmax(&oracle.logits(&x[i * DIM2..(i + 1) * DIM2])))
         .collect();
     (model, oracle, x, labels)
-}
-
-fn argmax(z: &[f64]) -> usize {
-    (0..z.len()).max_by(|&a, &b| z[a].total_cmp(&z[b])).unwrap()
 }
 
 /// `Wᵀ(softmax(z) − onehot(class))` at `x`, in f64.
@@ -346,14 +342,6 @@ fn targeted_attacks_reach_every_target_when_epsilon_is_large() {
         .run(&model, upload(&x, 784, &device), &labels, &mut Quiet)
         .unwrap();
         assert_eq!(fgsm.success_rate(), 1.0, "{name}: FGSM");
-    }
-}
-
-struct Reports(Vec<(usize, usize)>);
-
-impl AttackObserver for Reports {
-    fn progress(&mut self, finished: usize, total: usize) {
-        self.0.push((finished, total));
     }
 }
 

@@ -8,83 +8,15 @@
 mod common;
 
 use blindspot_attack::{
-    AttackError, AttackObserver, AttackResult, DdnAttack, DdnConfig, DeepFoolAttack,
-    DeepFoolConfig, Goal, LinearModel, Norm, Quiet,
+    AttackError, DdnAttack, DdnConfig, DeepFoolAttack, DeepFoolConfig, Goal, LinearModel, Norm,
+    Quiet,
 };
 use blindspot_models::Bounds;
-use blindspot_models::mlp::{Activation, Mlp};
-use burn::module::Param;
-use burn::nn::Linear;
 use burn::prelude::*;
-use common::{images, linear_model, test_devices};
-
-fn upload(x: &[f32], device: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(x.to_vec(), [x.len() / 784, 784]), device)
-}
-
-fn argmax(z: &[f64]) -> usize {
-    (0..z.len()).max_by(|&a, &b| z[a].total_cmp(&z[b])).unwrap()
-}
-
-/// Whether the stored example of problem `i` reaches its goal, by the host's own logits.
-fn reaches(oracle: &LinearModel, result: &AttackResult, i: usize) -> bool {
-    let p = result.problems[i];
-    let top = argmax(&oracle.logits(result.adversarial(i)));
-    match p.target {
-        None => top != p.label,
-        Some(t) => top == t,
-    }
-}
-
-/// `max_i |x′_i − x_i|` of problem `i`.
-fn linf(result: &AttackResult, x: &[f32], i: usize) -> f64 {
-    let image = result.problems[i].image;
-    result
-        .adversarial(i)
-        .iter()
-        .zip(&x[image * 784..(image + 1) * 784])
-        .map(|(&a, &b)| (f64::from(a) - f64::from(b)).abs())
-        .fold(0.0, f64::max)
-}
-
-/// The smallest L∞ perturbation in the unit box after which some class `l ≠ y` scores at
-/// least as high as `y` (see the module's documentation), to 1e-12.
-fn linf_optimum(oracle: &LinearModel, x: &[f32], y: usize) -> f64 {
-    let row = |k: usize| &oracle.weight[k * oracle.dim..(k + 1) * oracle.dim];
-    let mut best = f64::INFINITY;
-    for l in (0..oracle.classes).filter(|&l| l != y) {
-        let a: Vec<f64> = row(l)
-            .iter()
-            .zip(row(y))
-            .map(|(&p, &q)| f64::from(p) - f64::from(q))
-            .collect();
-        let beta = f64::from(oracle.bias[l]) - f64::from(oracle.bias[y]);
-        let gain = |t: f64| {
-            beta + a
-                .iter()
-                .zip(x)
-                .map(|(&ai, &xi)| {
-                    let xi = f64::from(xi);
-                    ai * (xi + t * ai.signum()).clamp(0.0, 1.0)
-                })
-                .sum::<f64>()
-        };
-        if gain(1.0) < 0.0 {
-            continue;
-        }
-        let (mut lo, mut hi) = (0.0f64, 1.0f64);
-        while hi - lo > 1e-12 {
-            let mid = 0.5 * (lo + hi);
-            if gain(mid) >= 0.0 {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        best = best.min(hi);
-    }
-    best
-}
+use common::{
+    Reports, constant_model, images, linear_model, linf, linf_untargeted, reaches, test_devices,
+    upload,
+};
 
 fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
@@ -153,7 +85,7 @@ fn deepfool_linf_reaches_the_exact_optimum_of_a_linear_model() {
         let mut ratios = Vec::new();
         for (i, &y) in labels.iter().enumerate() {
             let xi = &x[i * 784..(i + 1) * 784];
-            let best = linf_optimum(&oracle, xi, y);
+            let best = linf_untargeted(&oracle, xi, y);
             let ours = linf(&result, &x, i);
             let ratio = ours / best;
             ratios.push(ratio);
@@ -256,23 +188,6 @@ fn ddn_comes_within_one_percent_of_the_exact_optimum_of_a_linear_model() {
     }
 }
 
-/// A 10-class "model" whose logits are its biases: no input gradient at all.
-fn constant_model(device: &Device) -> Mlp {
-    let mut bias = vec![0.0f32; 10];
-    bias[0] = 1.0;
-    Mlp {
-        layers: vec![Linear {
-            weight: Param::from_tensor(Tensor::zeros([784, 10], device)),
-            bias: Some(Param::from_tensor(Tensor::from_data(
-                TensorData::new(bias, [10]),
-                device,
-            ))),
-        }],
-        activation: Activation::Sigmoid,
-        weight_decay: vec![0.0],
-    }
-}
-
 #[test]
 fn a_model_without_input_gradient_leaves_the_images_unchanged_and_unsuccessful() {
     for (name, device) in test_devices() {
@@ -301,14 +216,6 @@ fn a_model_without_input_gradient_leaves_the_images_unchanged_and_unsuccessful()
         .unwrap();
         assert_eq!(result.success, vec![false; 3], "{name}");
         assert_eq!(result.x_adv, x, "{name}");
-    }
-}
-
-struct Reports(Vec<(usize, usize)>);
-
-impl AttackObserver for Reports {
-    fn progress(&mut self, finished: usize, total: usize) {
-        self.0.push((finished, total));
     }
 }
 
