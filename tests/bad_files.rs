@@ -468,7 +468,7 @@ fn save_attack(dir: &Path, model: &AnyModel, weights: &str, device: &Device, see
         weights_sha256: Some(weights.to_owned()),
         seconds: 1.25,
         images_per_second: 2.4,
-        ..AttackSummary::new(&result, &config, "softmax1", "test", "flex")
+        ..AttackSummary::new(&result, config.clone(), "softmax1", "test", "flex")
     };
     std::fs::create_dir_all(dir).unwrap();
     save_until_sorted(&dir.join(files::ADVERSARIAL_FILE), || {

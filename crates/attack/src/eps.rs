@@ -22,6 +22,42 @@ pub enum Norm {
     L2,
 }
 
+impl Norm {
+    /// The norm of a vector.
+    pub fn of(self, r: &[f32]) -> f32 {
+        match self {
+            Norm::Linf => r.iter().fold(0.0f32, |m, v| m.max(v.abs())),
+            Norm::L2 => r
+                .iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum::<f64>()
+                .sqrt() as f32,
+        }
+    }
+}
+
+impl std::fmt::Display for Norm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Norm::Linf => "linf",
+            Norm::L2 => "l2",
+        })
+    }
+}
+
+impl std::str::FromStr for Norm {
+    type Err = AttackError;
+
+    /// `l2` or `linf`.
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "l2" => Ok(Norm::L2),
+            "linf" => Ok(Norm::Linf),
+            _ => Err(AttackError::config("norm", s, "must be l2 or linf")),
+        }
+    }
+}
+
 /// The loss an ε-bounded attack descends, per row `[n, 1]`: targeted, the cross-entropy of the
 /// target (`goal` its one-hot `[n, k]`); untargeted, minus the cross-entropy of the true class
 /// (`goal` its one-hot).

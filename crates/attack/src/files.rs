@@ -18,7 +18,8 @@ use blindspot_models::checkpoint::{NamedTensor, decode_safetensors, encode_safet
 use blindspot_models::{InputShape, flat_input_shape};
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{AttackConfig, AttackResult};
+use crate::any::AnyAttack;
+use crate::attack::AttackResult;
 use crate::error::{AttackError, Result};
 use crate::goal::Goal;
 
@@ -53,8 +54,10 @@ pub struct AttackSummary {
     /// between the two writes leaves it.
     #[serde(default)]
     pub tensors_sha256: Option<String>,
-    /// The attack's settings.
-    pub config: AttackConfig,
+    /// The attack and its settings (summaries written before there were other attacks hold
+    /// the bare L-BFGS settings, read as [`AnyAttack::Lbfgs`]).
+    #[serde(deserialize_with = "crate::any::any_or_lbfgs")]
+    pub config: AnyAttack,
     /// The shape of one input, `[C, H, W]` (absent in summaries of earlier versions).
     #[serde(default)]
     pub input_shape: Option<InputShape>,
@@ -136,14 +139,16 @@ pub fn median(v: &[f32]) -> f64 {
 }
 
 impl AttackSummary {
-    /// Summarizes a result.
+    /// Summarizes a result of the attack `config` (any attack's settings, or an
+    /// [`AnyAttack`]).
     pub fn new(
         result: &AttackResult,
-        config: &AttackConfig,
+        config: impl Into<AnyAttack>,
         model: &str,
         split: &str,
         backend: &str,
     ) -> Self {
+        let config: AnyAttack = config.into();
         let ok = result.successful_distortions();
         let l2: Vec<f32> = result.perturbed().map(|i| result.l2[i]).collect();
         let images = result
@@ -152,7 +157,7 @@ impl AttackSummary {
             .map(|p| p.image + 1)
             .max()
             .unwrap_or(0);
-        let mean_min_distortion = (config.goal == Goal::All).then(|| {
+        let mean_min_distortion = (config.goal() == Goal::All).then(|| {
             let mut best = vec![f32::INFINITY; images];
             for i in result.perturbed() {
                 let image = result.problems[i].image;
@@ -169,7 +174,7 @@ impl AttackSummary {
             backend: backend.to_string(),
             weights_sha256: None,
             tensors_sha256: None,
-            config: config.clone(),
+            config,
             input_shape: Some(result.input_shape),
             images,
             problems: result.problems.len(),
@@ -262,7 +267,8 @@ pub fn save(
     );
     let metadata = HashMap::from([
         ("format".to_string(), "blindspot-adversarial".to_string()),
-        ("goal".to_string(), summary.config.goal.to_string()),
+        ("attack".to_string(), summary.config.name().to_string()),
+        ("goal".to_string(), summary.config.goal().to_string()),
         ("model".to_string(), summary.model.clone()),
         ("input_shape".to_string(), format!("{c},{h},{w}")),
     ]);

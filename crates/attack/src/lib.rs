@@ -25,6 +25,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod any;
 pub mod attack;
 pub mod ddn;
 pub mod deepfool;
@@ -43,6 +44,7 @@ pub mod loss;
 pub mod oracle;
 pub mod pgd;
 
+pub use any::{AnyAttack, Kind};
 pub use attack::{AttackObserver, AttackResult, Quiet, cpu_workers};
 pub use ddn::{DdnAttack, DdnConfig};
 pub use deepfool::{DeepFoolAttack, DeepFoolConfig};

@@ -122,7 +122,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if result.success_rate() < 0.9 {
             return Err(format!("{goal}: fewer than 90% of the examples found").into());
         }
-        let summary = AttackSummary::new(&result, &config, "user-cnn", "synthetic", "flex");
+        let summary = AttackSummary::new(&result, config.clone(), "user-cnn", "synthetic", "flex");
         let dir = out.join(goal.to_string().replace(':', "-"));
         save(&dir, &test.images, &result, &summary)?;
         let rows: Vec<(Vec<f32>, Vec<f32>)> = result

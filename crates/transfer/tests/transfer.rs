@@ -82,7 +82,7 @@ fn adversarial(model: &Mlp, name: &str, data: &Dataset, device: &Device) -> Exam
         .unwrap();
     assert_eq!(result.success_rate(), 1.0);
     let dir = tempfile::tempdir().unwrap();
-    let summary = AttackSummary::new(&result, &config, name, "train", "test");
+    let summary = AttackSummary::new(&result, config.clone(), name, "train", "test");
     files::save(dir.path(), &data.images, &result, &summary).unwrap();
     ExampleSet::from_attack(
         name,
@@ -668,7 +668,7 @@ fn clean_images_already_at_the_goal_stay_out_of_example_sets() {
         .unwrap();
     assert!(result.at_goal[3] && result.success[3]);
     let dir = tempfile::tempdir().unwrap();
-    let summary = AttackSummary::new(&result, &config, "m", "train", "test");
+    let summary = AttackSummary::new(&result, config.clone(), "m", "train", "test");
     files::save(dir.path(), &data.images, &result, &summary).unwrap();
     let set = ExampleSet::from_attack("m", &files::load_tensors(dir.path()).unwrap(), Bounds::UNIT)
         .unwrap();

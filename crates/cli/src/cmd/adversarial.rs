@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use blindspot_advtrain::{Levels, Method, PoolConfig, method_run_id};
-use blindspot_attack::AttackConfig;
+use blindspot_attack::{AnyAttack, Goal};
 use blindspot_data::{Mnist, Split, write_atomic};
 use blindspot_models::{ModelRun, Scale, model_spec};
 use blindspot_report::AdvTrainResult;
@@ -169,7 +169,7 @@ pub fn adversarial_stage(
                     dir.join(TRAINING_FILE).display()
                 )
             })?);
-            let attack = AttackConfig::default();
+            let attack = AnyAttack::lbfgs(Goal::Untargeted);
             let (summary, attack_dir, _) =
                 up_to_date_or_attack(id, &images, Split::Test, &attack, common)
                     .with_context(|| format!("attacking {id}"))?;

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use blindspot_attack::files::{input_shape_of, load};
-use blindspot_attack::{AttackConfig, Goal};
+use blindspot_attack::{AnyAttack, AttackConfig, Goal};
 use blindspot_data::{Split, write_atomic};
 use blindspot_models::alexnet::AlexNetConfig;
 use blindspot_models::{ModelRun, Scale, checkpoint, error_rate};
@@ -288,11 +288,11 @@ impl ReproduceArgs {
         let t = Instant::now();
         let data = mnist.split(Split::Train);
         let images = data.head(self.attack_images().min(data.len()), Split::Train)?;
-        let config = AttackConfig {
+        let config = AnyAttack::from(AttackConfig {
             goal: Goal::Untargeted,
             seed: self.seed,
             ..AttackConfig::default()
-        };
+        });
         let (_, _, skipped) =
             up_to_date_or_attack("conv", &images, Split::Train, &config, &self.common)?;
         stages.push(StageTime {
@@ -562,11 +562,11 @@ impl ReproduceArgs {
             let mut skipped = true;
             let mut random_dir = None;
             for goal in [Goal::Untargeted, Goal::Random] {
-                let config = AttackConfig {
+                let config = AnyAttack::from(AttackConfig {
                     goal,
                     seed: self.seed,
                     ..AttackConfig::default()
-                };
+                });
                 let (summary, dir, up_to_date) =
                     up_to_date_or_attack(id, &images, Split::Train, &config, &self.common)?;
                 skipped &= up_to_date;
@@ -766,7 +766,7 @@ impl ReproduceArgs {
                     &common.out,
                     &d.id,
                     Split::Train,
-                    goal,
+                    &AnyAttack::lbfgs(goal),
                 ))?);
             }
         }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use blindspot_attack::files::{self, AttackSummary};
-use blindspot_attack::{AttackConfig, Goal};
+use blindspot_attack::{AnyAttack, AttackConfig, Goal};
 use blindspot_data::{Dataset, Mnist, Split, write_atomic};
 use blindspot_models::{AnyModel, Bounds, Classifier, checkpoint, error_rate};
 use blindspot_report::figures::{heatmap, save_png};
@@ -217,7 +217,7 @@ fn transfer_sources(plan: &TransferPlan, common: &CommonArgs) -> anyhow::Result<
                 let run = seeded_id(id, k);
                 sources.push(common.model_source(&run)?);
                 for goal in [Goal::Random, Goal::Untargeted] {
-                    let dir = attack_dir(&common.out, &run, split, goal);
+                    let dir = attack_dir(&common.out, &run, split, &AnyAttack::lbfgs(goal));
                     sources.push(common.attack_source(&dir)?);
                 }
             }
@@ -240,11 +240,11 @@ fn adversarial_set(
     plan: &TransferPlan,
     common: &CommonArgs,
 ) -> anyhow::Result<(ExampleSet, AttackSummary)> {
-    let config = AttackConfig {
+    let config = AnyAttack::from(AttackConfig {
         goal,
         seed: plan.seed,
         ..AttackConfig::default()
-    };
+    });
     let run = seeded_id(model, k);
     let (summary, dir, _) = up_to_date_or_attack(&run, images, split, &config, common)?;
     let (_, tensors) = files::load(&dir).with_context(|| format!("reading {}", dir.display()))?;
