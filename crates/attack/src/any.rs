@@ -7,6 +7,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::attack::{AttackObserver, AttackResult};
+use crate::cw::{CwAttack, CwConfig};
 use crate::ddn::{DdnAttack, DdnConfig};
 use crate::deepfool::{DeepFoolAttack, DeepFoolConfig};
 use crate::eps::Norm;
@@ -36,6 +37,8 @@ pub enum AnyAttack {
     Ddn(DdnConfig),
     /// Fast Minimum-Norm (minimum L2 or L∞ distortion).
     Fmn(FmnConfig),
+    /// Carlini & Wagner's L2 attack (minimum L2 distortion).
+    Cw(CwConfig),
 }
 
 /// What an attack's examples say: the smallest perturbation it found in a norm, or whether
@@ -55,10 +58,11 @@ pub enum Kind {
 }
 
 /// The names the CLI accepts for `--attack`, in the order it lists them.
-pub const NAMES: [&str; 6] = ["lbfgs", "fgsm", "pgd", "deepfool", "ddn", "fmn"];
+pub const NAMES: [&str; 7] = ["lbfgs", "fgsm", "pgd", "deepfool", "ddn", "fmn", "cw"];
 
 impl AnyAttack {
-    /// The attack's name (`lbfgs`, `fgsm`, `pgd`, `deepfool`, `ddn`, `fmn`), as in [`NAMES`].
+    /// The attack's name (`lbfgs`, `fgsm`, `pgd`, `deepfool`, `ddn`, `fmn`, `cw`), as in
+    /// [`NAMES`].
     pub fn name(&self) -> &'static str {
         match self {
             AnyAttack::Lbfgs(_) => "lbfgs",
@@ -67,6 +71,7 @@ impl AnyAttack {
             AnyAttack::DeepFool(_) => "deepfool",
             AnyAttack::Ddn(_) => "ddn",
             AnyAttack::Fmn(_) => "fmn",
+            AnyAttack::Cw(_) => "cw",
         }
     }
 
@@ -95,6 +100,10 @@ impl AnyAttack {
                 goal,
                 ..FmnConfig::default()
             }),
+            "cw" => AnyAttack::Cw(CwConfig {
+                goal,
+                ..CwConfig::default()
+            }),
             _ => return None,
         })
     }
@@ -108,7 +117,7 @@ impl AnyAttack {
     }
 
     /// A short human-readable label: `L-BFGS`, `FGSM ε=0.1`, `PGD L2 ε=1.5`, `DeepFool L∞`,
-    /// `DDN`, `FMN L2`.
+    /// `DDN`, `FMN L2`, `C&W L2`.
     pub fn label(&self) -> String {
         let norm = |n: Norm| match n {
             Norm::L2 => "L2",
@@ -121,14 +130,15 @@ impl AnyAttack {
             AnyAttack::DeepFool(c) => format!("DeepFool {}", norm(c.norm)),
             AnyAttack::Ddn(_) => "DDN".into(),
             AnyAttack::Fmn(c) => format!("FMN {}", norm(c.norm)),
+            AnyAttack::Cw(_) => "C&W L2".into(),
         }
     }
 
     /// A name for the attack's folder, unique per attack, norm and ε: `lbfgs`, `fgsm-0.1`,
-    /// `pgd-linf-0.1`, `deepfool-l2`, `ddn`, `fmn-linf`.
+    /// `pgd-linf-0.1`, `deepfool-l2`, `ddn`, `fmn-linf`, `cw`.
     pub fn slug(&self) -> String {
         match self {
-            AnyAttack::Lbfgs(_) | AnyAttack::Ddn(_) => self.name().into(),
+            AnyAttack::Lbfgs(_) | AnyAttack::Ddn(_) | AnyAttack::Cw(_) => self.name().into(),
             AnyAttack::Fgsm(c) => format!("fgsm-{}", c.epsilon),
             AnyAttack::Pgd(c) => format!("pgd-{}-{}", c.norm, c.epsilon),
             AnyAttack::DeepFool(c) => format!("deepfool-{}", c.norm),
@@ -139,7 +149,9 @@ impl AnyAttack {
     /// What the attack's examples say (see [`Kind`]).
     pub fn kind(&self) -> Kind {
         match self {
-            AnyAttack::Lbfgs(_) | AnyAttack::Ddn(_) => Kind::MinimumNorm(Norm::L2),
+            AnyAttack::Lbfgs(_) | AnyAttack::Ddn(_) | AnyAttack::Cw(_) => {
+                Kind::MinimumNorm(Norm::L2)
+            }
             AnyAttack::DeepFool(c) => Kind::MinimumNorm(c.norm),
             AnyAttack::Fmn(c) => Kind::MinimumNorm(c.norm),
             AnyAttack::Fgsm(c) => Kind::Bounded {
@@ -162,6 +174,7 @@ impl AnyAttack {
             AnyAttack::DeepFool(c) => c.goal,
             AnyAttack::Ddn(c) => c.goal,
             AnyAttack::Fmn(c) => c.goal,
+            AnyAttack::Cw(c) => c.goal,
         }
     }
 
@@ -181,6 +194,7 @@ impl AnyAttack {
             AnyAttack::DeepFool(c) => (&mut c.batch_size, &mut c.workers),
             AnyAttack::Ddn(c) => (&mut c.batch_size, &mut c.workers),
             AnyAttack::Fmn(c) => (&mut c.batch_size, &mut c.workers),
+            AnyAttack::Cw(c) => (&mut c.batch_size, &mut c.workers),
         }
     }
 
@@ -206,6 +220,7 @@ impl AnyAttack {
             AnyAttack::DeepFool(c) => c.validate(),
             AnyAttack::Ddn(c) => c.validate(),
             AnyAttack::Fmn(c) => c.validate(),
+            AnyAttack::Cw(c) => c.validate(),
         }
     }
 
@@ -226,6 +241,7 @@ impl AnyAttack {
             }
             AnyAttack::Ddn(c) => DdnAttack::new(c.clone()).run(model, x, labels, observer),
             AnyAttack::Fmn(c) => FmnAttack::new(c.clone()).run(model, x, labels, observer),
+            AnyAttack::Cw(c) => CwAttack::new(c.clone()).run(model, x, labels, observer),
         }
     }
 }
@@ -248,6 +264,7 @@ from_config!(
     DeepFoolConfig => DeepFool,
     DdnConfig => Ddn,
     FmnConfig => Fmn,
+    CwConfig => Cw,
 );
 
 /// Reads a [`AnyAttack`], or the bare [`AttackConfig`] that summaries written before there were

@@ -5,9 +5,12 @@
 //!   with its own history, step and termination. It knows nothing about networks.
 //! - [`lbfgs`]: the attack `c‖r‖² + loss_f(x + r, l)` with the per-example search over `c`
 //!   and refinement; [`fgsm`] and [`pgd`]: ε-bounded attacks (one signed-gradient step;
-//!   projected gradient descent under L∞ or L2) on the same driver, which batches the problems,
-//!   runs the workers and re-checks every result on the host. [`attack`]: the result every
-//!   attack returns; [`goal`]: what to reach; [`loss`]: the classification term.
+//!   projected gradient descent under L∞ or L2); [`deepfool`], [`ddn`], [`fmn`] and [`cw`]:
+//!   the minimum-norm attacks robustness papers compare with. All run on the same driver,
+//!   which batches the problems, runs the workers and re-checks every result on the host.
+//!   [`any`]: any of them with its settings as one value ([`AnyAttack`], what result files
+//!   record); [`attack`]: the result every attack returns; [`goal`]: what to reach; [`loss`]:
+//!   the classification term; [`robustness`]: accuracy under attack against ε.
 //! - [`oracle`]: the exact optimum for linear (softmax) models, to certify attacks.
 //! - [`distortion`]: the paper's RMS distortion. [`files`]: results as safetensors + JSON.
 //!
@@ -27,6 +30,7 @@
 
 pub mod any;
 pub mod attack;
+pub mod cw;
 pub mod ddn;
 pub mod deepfool;
 pub mod distortion;
@@ -43,9 +47,11 @@ pub mod lbfgsb;
 pub mod loss;
 pub mod oracle;
 pub mod pgd;
+pub mod robustness;
 
 pub use any::{AnyAttack, Kind};
 pub use attack::{AttackObserver, AttackResult, Quiet, cpu_workers};
+pub use cw::{CwAttack, CwConfig};
 pub use ddn::{DdnAttack, DdnConfig};
 pub use deepfool::{DeepFoolAttack, DeepFoolConfig};
 pub use eps::Norm;

@@ -24,7 +24,7 @@ enum Command {
     /// Train one of the paper's MNIST models and save it under `<out>/models/<id>/`.
     Train(cmd::train::TrainArgs),
     /// Adversarial examples for a saved model: box-constrained L-BFGS (section 4.1) or FGSM,
-    /// PGD, DeepFool, DDN, FMN (`--attack`).
+    /// PGD, DeepFool, DDN, FMN, C&W (`--attack`).
     Attack(cmd::attack::AttackArgs),
     /// Measure a saved model's error on a split.
     Eval(cmd::eval::EvalArgs),

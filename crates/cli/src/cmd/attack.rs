@@ -26,7 +26,8 @@ pub struct AttackArgs {
     /// Number of images.
     #[arg(long, default_value_t = 100)]
     pub n: usize,
-    /// The attack: `lbfgs` (the paper's), `fgsm`, `pgd`, `deepfool`, `ddn` or `fmn`.
+    /// The attack: `lbfgs` (the paper's), `fgsm`, `pgd`, `deepfool`, `ddn`, `fmn` or `cw`
+    /// (Carlini & Wagner L2).
     #[arg(long, default_value = "lbfgs", value_parser = clap::builder::PossibleValuesParser::new(any::NAMES))]
     pub attack: String,
     /// `untargeted`, `random` (a seeded wrong label), `all` (every wrong label) or `target:K`.
@@ -41,12 +42,12 @@ pub struct AttackArgs {
     /// pgd, deepfool, fmn: `l2` or `linf` (default: pgd linf, deepfool and fmn l2).
     #[arg(long)]
     pub norm: Option<Norm>,
-    /// pgd, deepfool, ddn, fmn: iterations per problem (default: pgd 40, deepfool 50, ddn
-    /// and fmn 100).
+    /// pgd, deepfool, ddn, fmn: iterations per problem; cw: Adam iterations per value of c
+    /// (default: pgd 40, deepfool 50, ddn and fmn 100, cw 1,000).
     #[arg(long)]
     pub steps: Option<usize>,
-    /// pgd: the step length; ddn, fmn: the first step of the cosine schedule (default: pgd
-    /// 0.01, ddn and fmn 1).
+    /// pgd: the step length; ddn, fmn: the first step of the cosine schedule; cw: Adam's
+    /// learning rate (default: pgd 0.01, ddn and fmn 1, cw 0.01).
     #[arg(long)]
     pub step_size: Option<f32>,
     /// pgd: starts per image (default 1).
@@ -55,13 +56,13 @@ pub struct AttackArgs {
     /// deepfool: the perturbation is scaled by 1 + overshoot (default 0.02).
     #[arg(long)]
     pub overshoot: Option<f32>,
-    /// lbfgs: solver runs per image in the search over c (default 12).
+    /// lbfgs, cw: runs per image in the search over c (default: lbfgs 12, cw 9).
     #[arg(long)]
     pub search_steps: Option<usize>,
     /// lbfgs, untargeted: rival classes tried per image (default 3).
     #[arg(long)]
     pub candidates: Option<usize>,
-    /// lbfgs: first c of every image's search.
+    /// lbfgs, cw: first c of every image's search.
     #[arg(long)]
     pub initial_c: Option<f64>,
     /// lbfgs: bracketing factor of the search over c.
@@ -175,6 +176,14 @@ impl AttackArgs {
                 assign(&mut c.alpha_init, self.step_size);
                 assign(&mut c.batch_size, self.batch_size);
             }
+            AnyAttack::Cw(c) => {
+                c.seed = self.seed;
+                assign(&mut c.steps, self.steps);
+                assign(&mut c.step_size, self.step_size);
+                assign(&mut c.search_steps, self.search_steps);
+                assign(&mut c.initial_c, self.initial_c.map(|v| v as f32));
+                assign(&mut c.batch_size, self.batch_size);
+            }
         }
         // Which attacks take each flag.
         let flags: [(&str, bool, &[&str]); 13] = [
@@ -192,9 +201,13 @@ impl AttackArgs {
             ),
             ("--restarts", self.restarts.is_some(), &["pgd"]),
             ("--overshoot", self.overshoot.is_some(), &["deepfool"]),
-            ("--search-steps", self.search_steps.is_some(), &["lbfgs"]),
+            (
+                "--search-steps",
+                self.search_steps.is_some(),
+                &["lbfgs", "cw"],
+            ),
             ("--candidates", self.candidates.is_some(), &["lbfgs"]),
-            ("--initial-c", self.initial_c.is_some(), &["lbfgs"]),
+            ("--initial-c", self.initial_c.is_some(), &["lbfgs", "cw"]),
             ("--c-factor", self.c_factor.is_some(), &["lbfgs"]),
             (
                 "--max-iterations",
@@ -455,6 +468,18 @@ mod tests {
         assert!(format!("{:#}", invalid.unwrap_err()).contains("epsilon"));
         use clap::Parser;
         assert!(Cli::try_parse_from(["b", "--model", "m", "--attack", "cw7"]).is_err());
+        let cw = parse(&[
+            "--attack",
+            "cw",
+            "--search-steps",
+            "2",
+            "--initial-c",
+            "0.5",
+        ]);
+        let AnyAttack::Cw(c) = cw.method().unwrap() else {
+            panic!("not C&W");
+        };
+        assert_eq!((c.search_steps, c.initial_c), (2, 0.5));
     }
 
     #[test]
