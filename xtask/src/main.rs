@@ -43,7 +43,13 @@ fn main() -> anyhow::Result<()> {
 
 /// The workspace root (the parent of this crate's directory).
 pub fn project_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    // `cargo run` (the `xtask` alias) sets CARGO_MANIFEST_DIR at run time too. The compile-time
+    // value is only the fallback: a binary built in another checkout that shares the target
+    // directory (CI clones do) is fresh to cargo but names that checkout, maybe deleted since.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    manifest
         .parent()
         .expect("xtask lives inside the workspace")
         .to_owned()

@@ -55,27 +55,49 @@ pub fn adversarial_distances(
         .collect())
 }
 
+/// What an attack says about each image, from which [`Evidence::broken`] tells whether it broke
+/// the image at any ε.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Evidence {
+    /// A minimum-norm attack: per image the distance of the adversarial example it found
+    /// ([`adversarial_distances`]); broken at every ε at least that distance.
+    Distances(Vec<f32>),
+    /// An ε-bounded attack run at several ε: per image whether the clean image is already
+    /// misclassified, and per run its ε and the images it made (or found) adversarial. At an ε
+    /// between runs, the run of the largest ε not above it counts (its ball lies inside the
+    /// ε-ball); below every run, only the misclassified images are broken.
+    Runs {
+        /// The clean image is already misclassified.
+        clean: Vec<bool>,
+        /// `(ε, success)` per run.
+        runs: Vec<(f32, Vec<bool>)>,
+    },
+}
+
+impl Evidence {
+    /// Which images the attack broke at each of `epsilons`.
+    pub fn broken(&self, epsilons: &[f32]) -> Broken {
+        Broken(
+            epsilons
+                .iter()
+                .map(|&e| match self {
+                    Evidence::Distances(d) => d.iter().map(|&d| d <= e).collect(),
+                    Evidence::Runs { clean, runs } => runs
+                        .iter()
+                        .filter(|(at, _)| *at <= e)
+                        .max_by(|a, b| a.0.total_cmp(&b.0))
+                        .map_or_else(|| clean.clone(), |(_, success)| success.clone()),
+                })
+                .collect(),
+        )
+    }
+}
+
 /// Which images an attack broke at each ε: `broken[e][i]`, one row per ε.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Broken(pub Vec<Vec<bool>>);
 
 impl Broken {
-    /// A minimum-norm attack's per-image `distances` at each of `epsilons`: broken where the
-    /// distance is at most ε.
-    pub fn from_distances(distances: &[f32], epsilons: &[f32]) -> Self {
-        Self(
-            epsilons
-                .iter()
-                .map(|&e| distances.iter().map(|&d| d <= e).collect())
-                .collect(),
-        )
-    }
-
-    /// An ε-bounded attack's runs, one per ε in order: broken where it reached the goal.
-    pub fn from_runs(success: Vec<Vec<bool>>) -> Self {
-        Self(success)
-    }
-
     /// Broken where any of `attacks` broke the image (they must share the ε list and images).
     ///
     /// # Errors
@@ -138,23 +160,25 @@ mod tests {
     #[test]
     fn accuracy_counts_images_farther_than_epsilon_and_the_best_of_all_is_a_per_image_worst_case() {
         // Four images: distances of a minimum-norm attack.
-        let d = [0.0, 0.5, 1.0, f32::INFINITY];
+        let min_norm = Evidence::Distances(vec![0.0, 0.5, 1.0, f32::INFINITY]);
         let eps = [0.0, 0.5, 0.75, 2.0];
-        let min_norm = Broken::from_distances(&d, &eps);
         // At ε = 0 only the misclassified image is broken; at 0.5 the second too (≤ ε).
-        assert_eq!(min_norm.accuracy(), vec![0.75, 0.5, 0.5, 0.25]);
-        // A PGD run per ε that breaks image 3 from ε = 0.75 on, and never image 2.
-        let pgd = Broken::from_runs(vec![
-            vec![true, false, false, false],
-            vec![true, false, false, false],
-            vec![true, true, false, true],
-            vec![true, true, false, true],
-        ]);
-        assert_eq!(pgd.accuracy(), vec![0.75, 0.75, 0.25, 0.25]);
-        let best = Broken::any(&[&min_norm, &pgd]).unwrap();
+        assert_eq!(min_norm.broken(&eps).accuracy(), vec![0.75, 0.5, 0.5, 0.25]);
+        // PGD run at 0.5 and 0.75: image 3 falls at 0.75, image 2 never.
+        let pgd = Evidence::Runs {
+            clean: vec![true, false, false, false],
+            runs: vec![
+                (0.5, vec![true, false, false, false]),
+                (0.75, vec![true, true, false, true]),
+            ],
+        };
+        // Below the first run only the clean errors; between runs the lower run counts.
+        assert_eq!(pgd.broken(&eps).accuracy(), vec![0.75, 0.75, 0.25, 0.25]);
+        assert_eq!(pgd.broken(&[0.6, 0.1]).accuracy(), vec![0.75, 0.75]);
+        let best = Broken::any(&[&min_norm.broken(&eps), &pgd.broken(&eps)]).unwrap();
         // Per image: image 2 falls at 2.0 (min-norm), image 3 at 0.75 (PGD).
         assert_eq!(best.accuracy(), vec![0.75, 0.5, 0.25, 0.0]);
-        let short = Broken::from_distances(&d[..3], &eps);
-        assert!(Broken::any(&[&min_norm, &short]).is_err());
+        let short = Evidence::Distances(vec![0.0; 3]).broken(&eps);
+        assert!(Broken::any(&[&min_norm.broken(&eps), &short]).is_err());
     }
 }

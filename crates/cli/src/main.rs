@@ -8,6 +8,8 @@ mod cmd;
 mod common;
 mod jobs;
 mod progress;
+#[cfg(test)]
+mod testing;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +41,8 @@ enum Command {
     Units(cmd::units::UnitsArgs),
     /// Section 4.3, Table 5: frame bounds of each layer and certified L2 radii.
     Spectral(cmd::spectral::SpectralArgs),
+    /// Accuracy under attack against ε (L2 or L∞), per attack and for the best of all.
+    Robustness(cmd::robustness::RobustnessArgs),
     /// Run every stage (training and evaluating all models) and write the report.
     Reproduce(cmd::reproduce::ReproduceArgs),
     /// One training handed over by `reproduce --jobs` (a JSON job spec); not for direct use.
@@ -57,6 +61,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => args.run(),
         Command::Units(args) => args.run(),
         Command::Spectral(args) => args.run(),
+        Command::Robustness(args) => args.run(),
         Command::TrainJob(args) => args.run(),
     }
 }

@@ -2,8 +2,9 @@
 //! shifted to mid-grey (clamped) | changed image.
 //!
 //! Figure 5 shows adversarial examples; Figure 7's counterpart shows the same images with
-//! Gaussian noise of the same RMS distortion (added, then clipped to the box). [`heatmap`]
-//! draws the error matrices of Tables 2 and 4, [`image_rows`] the top-k rows of Figures 1–2.
+//! Gaussian noise of the same RMS distortion (added, then clipped to the box); [`image_rows`]
+//! draws the top-k rows of Figures 1–2. Charts and heatmaps (Tables 2 and 4) are drawn by
+//! `blindspot-plot`, which hands back a [`Raster`] for [`save_png`].
 //! Images of any [`ImageFormat`] are drawn: grey (one channel) or RGB (three), any size, values
 //! mapped from the model's box `[lo, hi]` to 0–255.
 //!
@@ -91,6 +92,34 @@ impl Raster {
             channels,
             pixels: vec![level; width as usize * height as usize * channels as usize],
         }
+    }
+
+    /// A `width × height` image of `channels` (1 or 3) from its levels, row-major, channels
+    /// interleaved (`RGBRGB…` for colour), as drawn by a raster library.
+    ///
+    /// # Errors
+    /// [`FigureError::Format`] unless `channels` is 1 or 3 and `pixels` holds exactly
+    /// `width · height · channels` levels.
+    pub fn from_pixels(
+        width: u32,
+        height: u32,
+        channels: u8,
+        pixels: Vec<u8>,
+    ) -> Result<Self, FigureError> {
+        let expected = width as usize * height as usize * channels as usize;
+        if !(channels == 1 || channels == 3) || pixels.len() != expected {
+            return Err(FigureError::Format(format!(
+                "a {width}×{height} raster of {channels} channels needs {expected} levels (1 or 3 \
+                 channels), got {}",
+                pixels.len()
+            )));
+        }
+        Ok(Self {
+            width,
+            height,
+            channels,
+            pixels,
+        })
     }
 
     /// Width in pixels.
@@ -247,40 +276,6 @@ pub fn image_rows(
     Ok(img)
 }
 
-/// A heatmap of a `rows × columns` matrix of values in `[0, 1]` (error rates): each cell a
-/// `cell × cell` square, white for 0 and black for 1, NaN as mid-grey with a white dot.
-pub fn heatmap(values: &[Vec<f64>], cell: u32) -> Result<Raster, FigureError> {
-    let columns = values.first().map_or(0, Vec::len);
-    if let Some(bad) = values.iter().find(|r| r.len() != columns) {
-        return Err(FigureError::Shape {
-            expected: columns,
-            found: bad.len(),
-        });
-    }
-    let width = columns as u32 * (cell + 1) + 1;
-    let height = values.len() as u32 * (cell + 1) + 1;
-    let mut img = Raster::filled(width, height, 1, 255);
-    for (r, row) in values.iter().enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            let level = if v.is_finite() {
-                (255.0 * (1.0 - v.clamp(0.0, 1.0))).round() as u8
-            } else {
-                128
-            };
-            let (x0, y0) = (1 + c as u32 * (cell + 1), 1 + r as u32 * (cell + 1));
-            for dy in 0..cell {
-                for dx in 0..cell {
-                    img.put(x0 + dx, y0 + dy, 0, level);
-                }
-            }
-            if !v.is_finite() && cell > 2 {
-                img.put(x0 + cell / 2, y0 + cell / 2, 0, 255);
-            }
-        }
-    }
-    Ok(img)
-}
-
 /// Writes the image as a PNG, atomically (a unique temporary file, synced, then renamed).
 pub fn save_png(img: &Raster, path: &Path) -> Result<(), FigureError> {
     blindspot_data::write_atomic(path, &img.encode_png()).map_err(|e| FigureError::Write {
@@ -425,12 +420,23 @@ mod tests {
     }
 
     #[test]
-    fn heatmap_is_black_for_one_white_for_zero() {
-        let img = heatmap(&[vec![1.0, 0.0], vec![0.5, f64::NAN]], 4).unwrap();
-        assert_eq!((img.width(), img.height()), (11, 11));
-        assert_eq!(img.get(1, 1), &[0]);
-        assert_eq!(img.get(6, 1), &[255]);
-        assert_eq!(img.get(1, 6), &[128]);
-        assert!(heatmap(&[vec![1.0], vec![0.0, 1.0]], 4).is_err());
+    fn from_pixels_checks_the_length_and_channels() {
+        let img = Raster::from_pixels(2, 1, 3, vec![1, 2, 3, 4, 5, 6]).unwrap();
+        assert_eq!(img.get(1, 0), &[4, 5, 6]);
+        assert_eq!(img, {
+            let mut r = Raster::filled(2, 1, 3, 0);
+            for (i, v) in [1, 2, 3, 4, 5, 6].into_iter().enumerate() {
+                r.put(i as u32 / 3, 0, i % 3, v);
+            }
+            r
+        });
+        assert!(matches!(
+            Raster::from_pixels(2, 1, 3, vec![0; 5]),
+            Err(FigureError::Format(_))
+        ));
+        assert!(matches!(
+            Raster::from_pixels(1, 1, 2, vec![0; 2]),
+            Err(FigureError::Format(_))
+        ));
     }
 }

@@ -9,6 +9,7 @@
 //! - [`advtrain`]: adversarial training against decay alone and dropout (section 4.2).
 //! - [`units`]: units versus random directions (section 3, Figures 1–2), measured.
 //! - [`spectral`]: Table 5's frame bounds and the certified-radius sandwich (section 4.3).
+//! - [`robustness`]: accuracy under attack against ε, per attack and the best of all.
 //! - [`provenance`]: what every table and figure was computed from, checked before a report.
 //!
 //! This crate has no Burn dependency: it formats numbers that the stages computed.
@@ -20,6 +21,7 @@ pub mod figures;
 pub mod models;
 pub mod paper;
 pub mod provenance;
+pub mod robustness;
 pub mod spectral;
 pub mod transfer;
 pub mod units;
@@ -29,6 +31,7 @@ pub use distortion::{DistortionResult, render_distortion_section};
 pub use models::{LbfgsResult, ModelResult, render_lbfgs_section, render_models_section};
 pub use paper::PaperTables;
 pub use provenance::render_provenance_section;
+pub use robustness::{RobustnessTable, render_robustness_section};
 pub use spectral::{CertificateRow, SpectralLayerRow, SpectralResults, render_spectral_section};
 pub use transfer::{TransferResults, TransferTable, render_transfer_section};
 pub use units::{UnitsResult, render_units_section};

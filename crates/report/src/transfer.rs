@@ -327,7 +327,7 @@ pub fn render_transfer_section(r: &TransferResults, paper: &PaperTables) -> Stri
         seeds_note(r.table2.seeds)
     );
     out += &render_matrix(&r.table2, paper, "table2");
-    out += "\n![Table 2 heatmap: rows as above, columns as above, black = 100% error](figures/table2.png)\n\n";
+    out += "\n![Table 2 heatmap: rows and columns as above, error % in each cell](figures/table2.png)\n\n";
     out += "The same matrix for untargeted (minimal) adversarial examples, which sit just across the nearest \
             decision boundary and so transfer less:\n\n";
     out += &render_matrix(&r.table2_untargeted, paper, "");

@@ -296,11 +296,11 @@ pub fn attack_saved_model(
     Ok(summary)
 }
 
-/// The summary of the attack in [`attack_dir`] when it holds the same
-/// attack and settings (up to batching: [`AnyAttack::same_attack`]) and image count, was made on
-/// the weights the checkpoint `<out>/models/<model>` holds now (their SHA-256) and `model` is
-/// otherwise runs the attack on `images` and writes it there. Returns the
-/// summary, the directory, and `true` when it was up to date.
+/// The summary of the attack in [`attack_dir`] when it holds the same attack and settings (up
+/// to batching: [`AnyAttack::same_attack`]) and image count and was made on the weights the
+/// checkpoint `<out>/models/<model>` holds now (their SHA-256); otherwise runs the attack on
+/// `images` and writes it there. Returns the summary, the directory, and `true` when it was up
+/// to date.
 pub fn up_to_date_or_attack(
     model: &str,
     images: &Dataset,
@@ -351,44 +351,13 @@ pub fn up_to_date_or_attack(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Backend;
+    use crate::testing::save_random_softmax;
     use blindspot_data::splits::ImageShape;
-    use blindspot_models::checkpoint::ModelMeta;
-    use blindspot_models::model_spec;
-    use burn::tensor::Device;
-
-    /// Saves a softmax1 with fresh random weights under `<out>/models/softmax1`.
-    fn save_random_softmax(out: &Path) {
-        let spec = model_spec("softmax1").unwrap();
-        let model = spec.architecture.init(&Device::flex()).unwrap();
-        let meta = ModelMeta {
-            name: "softmax1".into(),
-            model: "softmax1".into(),
-            split: "train".into(),
-            config: serde_json::to_value(&spec.architecture).unwrap(),
-            train_config: serde_json::Value::Null,
-            seed: 0,
-            data_sha256: String::new(),
-            train_examples: 0,
-            train_error: 0.0,
-            test_error: 0.0,
-            train_seconds: 0.0,
-            backend: "flex".into(),
-            fingerprint: String::new(),
-        };
-        checkpoint::save(&model, &meta, &out.join("models").join("softmax1")).unwrap();
-    }
 
     #[test]
     fn an_attack_is_reused_only_while_the_checkpoint_holds_the_same_weights() {
         let out = tempfile::tempdir().unwrap();
-        let common = CommonArgs {
-            backend: Backend::Flex,
-            out: out.path().to_owned(),
-            data_dir: None,
-            offline: true,
-            workers: Some(1),
-        };
+        let common = crate::testing::common(out.path());
         let pixels = (0..4 * 784).map(|i| (i % 13) as f32 / 13.0).collect();
         let images = Dataset::new(pixels, vec![0, 1, 2, 3], ImageShape::MNIST).unwrap();
         let config = AnyAttack::lbfgs(Goal::Untargeted);
@@ -505,13 +474,7 @@ mod tests {
     #[test]
     fn an_attack_is_not_reused_for_another_attack_or_epsilon() {
         let out = tempfile::tempdir().unwrap();
-        let common = CommonArgs {
-            backend: Backend::Flex,
-            out: out.path().to_owned(),
-            data_dir: None,
-            offline: true,
-            workers: Some(1),
-        };
+        let common = crate::testing::common(out.path());
         let pixels = (0..4 * 784).map(|i| (i % 13) as f32 / 13.0).collect();
         let images = Dataset::new(pixels, vec![0, 1, 2, 3], ImageShape::MNIST).unwrap();
         save_random_softmax(out.path());

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod eval;
 pub mod models;
 pub mod reproduce;
+pub mod robustness;
 pub mod spectral;
 pub mod train;
 pub mod transfer;

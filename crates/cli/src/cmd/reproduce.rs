@@ -25,10 +25,11 @@ use blindspot_report::figures::{ImageFormat, grid, save_png};
 use blindspot_report::provenance::{Manifest, run_id};
 use blindspot_report::render_provenance_section;
 use blindspot_report::{
-    AdvTrainResult, DistortionResult, LbfgsResult, ModelResult, PaperTables, SpectralResults,
-    TransferResults, UnitsResult, render_advtrain_section, render_distortion_section,
-    render_header, render_lbfgs_section, render_models_section, render_spectral_section,
-    render_transfer_section, render_units_section,
+    AdvTrainResult, DistortionResult, LbfgsResult, ModelResult, PaperTables, RobustnessTable,
+    SpectralResults, TransferResults, UnitsResult, render_advtrain_section,
+    render_distortion_section, render_header, render_lbfgs_section, render_models_section,
+    render_robustness_section, render_spectral_section, render_transfer_section,
+    render_units_section,
 };
 use blindspot_transfer::gaussian_noise;
 use burn::tensor::Device;
@@ -36,6 +37,7 @@ use clap::Args;
 
 use crate::cmd::adversarial::{AdvTrainPlan, adversarial_stage};
 use crate::cmd::attack::{attack_dir, up_to_date_or_attack};
+use crate::cmd::robustness::{RobustnessPlan, robustness_figure_name, robustness_stage};
 use crate::cmd::spectral::spectral_stage;
 use crate::cmd::transfer::{TransferPlan, seeded_id, transfer_stage};
 use crate::cmd::units::{UnitsPlan, units_stage};
@@ -86,6 +88,7 @@ struct Outputs<'a> {
     transfer: &'a TransferResults,
     adversarial: &'a [AdvTrainResult],
     adversarial_seeds: usize,
+    robustness: &'a [RobustnessTable],
     units: &'a [UnitsResult],
     spectral: &'a SpectralResults,
 }
@@ -275,6 +278,16 @@ impl ReproduceArgs {
         });
 
         let t = Instant::now();
+        let robustness_plan = RobustnessPlan::for_scale(self.scale, self.seed)?;
+        let robustness =
+            robustness_stage(&robustness_plan, &mnist, &self.common).context("robustness stage")?;
+        stages.push(StageTime {
+            stage: "robust accuracy against ε".into(),
+            seconds: t.elapsed().as_secs_f64(),
+            skipped: false,
+        });
+
+        let t = Instant::now();
         let units_plan = UnitsPlan::for_scale(self.scale, self.seed, &self.common);
         let units = units_stage(&units_plan, &mnist, &self.common).context("units stage")?;
         stages.push(StageTime {
@@ -338,6 +351,7 @@ impl ReproduceArgs {
             transfer: &transfer,
             adversarial: &adversarial,
             adversarial_seeds: adv_plan.seeds,
+            robustness: &robustness,
             units: &units,
             spectral: &spectral,
         };
@@ -713,6 +727,13 @@ impl ReproduceArgs {
             .find(|r| r.id() == "n100-100-10")
             .map_or(0, |r| r.train_config(self.scale, self.seed).epochs);
         md += &render_advtrain_section(o.adversarial, o.adversarial_seeds, epochs);
+        md += "\n";
+        let figures: Vec<String> = o
+            .robustness
+            .iter()
+            .map(|t| format!("figures/{}", robustness_figure_name(t)))
+            .collect();
+        md += &render_robustness_section(o.robustness, &figures);
         md += "\n";
         md += &render_units_section(o.units);
         md += "\n";

@@ -13,7 +13,7 @@ use blindspot_attack::files::{self, AttackSummary};
 use blindspot_attack::{AnyAttack, AttackConfig, Goal};
 use blindspot_data::{Dataset, Mnist, Split, write_atomic};
 use blindspot_models::{AnyModel, Bounds, Classifier, checkpoint, error_rate};
-use blindspot_report::figures::{heatmap, save_png};
+use blindspot_report::figures::save_png;
 use blindspot_report::provenance::Source;
 use blindspot_report::transfer::{CrossTrainingRow, MeanStd, TransferResults, TransferTable};
 use blindspot_report::{PaperTables, render_transfer_section};
@@ -397,6 +397,38 @@ fn seed_tables(
     })
 }
 
+/// The heatmap of a transfer table: one row per example set (its report label), one column
+/// per model, each cell the column model's error in percent, sized to the table.
+fn transfer_heatmap(
+    name: &str,
+    t: &TransferTable,
+) -> anyhow::Result<blindspot_report::figures::Raster> {
+    let title = match name {
+        "table2" => "Table 2: error of each model (column) on examples made for another (row)",
+        "table2-untargeted" => "Table 2, untargeted (minimal) examples",
+        "table4" => "Table 4: cross-training-set generalization",
+        "table4-untargeted" => "Table 4, untargeted (minimal) examples",
+        other => other,
+    };
+    let rows: Vec<String> = t.rows.iter().map(|r| r.perturbation.label()).collect();
+    let percent: Vec<Vec<f64>> = t
+        .means()
+        .iter()
+        .map(|row| row.iter().map(|e| 100.0 * e).collect())
+        .collect();
+    let width = (420 + 95 * t.columns.len() as u32).clamp(700, 1800);
+    let height = (140 + 40 * t.rows.len() as u32).clamp(360, 1600);
+    blindspot_plot::heatmap(
+        title,
+        &rows,
+        &t.columns,
+        &percent,
+        "error %",
+        (width, height),
+    )
+    .with_context(|| format!("drawing the {name} heatmap"))
+}
+
 /// `<out>/tables/table{2,3,4}*.{csv,json}`, `<out>/tables/transfer.json` and the heatmaps
 /// `<out>/report/figures/table{2,4}.png`.
 pub fn write_transfer_outputs(r: &TransferResults, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -420,7 +452,7 @@ pub fn write_transfer_outputs(r: &TransferResults, out: &Path) -> anyhow::Result
             .join("report")
             .join("figures")
             .join(format!("{name}.png"));
-        save_png(&heatmap(&t.means(), 24)?, &png)
+        save_png(&transfer_heatmap(name, t)?, &png)
             .with_context(|| format!("writing {}", png.display()))?;
         written.borrow_mut().push(png);
     }
