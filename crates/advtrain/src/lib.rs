@@ -32,7 +32,7 @@ pub mod train;
 
 pub use error::{AdvTrainError, Result};
 pub use fit::{fit_method, method_fingerprint, method_run_id};
-pub use method::{Levels, Method, PoolConfig};
+pub use method::{AscentConfig, Levels, Method, PoolConfig};
 pub use pool::Pool;
 pub use tail::MlpTail;
 pub use train::{AdvTrainReport, LevelStats, train_mlp};

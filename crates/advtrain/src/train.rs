@@ -25,13 +25,14 @@ use blindspot_models::{
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig};
 use burn::prelude::*;
+use burn::tensor::Distribution;
 use rand::rngs::StdRng;
 use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AdvTrainError, Result};
-use crate::method::{Method, PoolConfig};
+use crate::method::{AscentConfig, Method, PoolConfig};
 use crate::pool::Pool;
 use crate::tail::MlpTail;
 
@@ -95,6 +96,26 @@ pub fn train_mlp(
                 })?;
             Ok((model, report(r)))
         }
+        Method::Ascent(ascent) => {
+            let mut failure = None;
+            let (model, r) =
+                train_classifier_with(model, train, test, config, observer, |m: &Mlp, x, y| {
+                    let device = x.device();
+                    // An error turns the loss into NaN, which stops training at the end of
+                    // the epoch; the error is returned then.
+                    match ascent_loss(m, x, y, ascent) {
+                        Ok(loss) => loss,
+                        Err(e) => {
+                            failure.get_or_insert(e);
+                            (Tensor::<1>::from_floats([f32::NAN], &device), None)
+                        }
+                    }
+                })?;
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            Ok((model, report(r)))
+        }
         Method::Adversarial { levels, pool } => {
             let hidden_layers = model.layers.len().saturating_sub(1);
             let levels = levels.levels(hidden_layers);
@@ -122,6 +143,48 @@ pub fn train_mlp(
             Ok((model, out))
         }
     }
+}
+
+/// The loss of [`Method::Ascent`] for one minibatch: `α` times the paper's loss on `x` plus
+/// `1 − α` times it on the examples, made from the current weights without tracking them (the
+/// examples are constants of the step, as in Goodfellow et al.'s and Madry et al.'s
+/// training). The training error counts the clean examples.
+fn ascent_loss(
+    m: &Mlp,
+    x: Tensor<2>,
+    y: Tensor<1, Int>,
+    ascent: &AscentConfig,
+) -> Result<(Tensor<1>, Option<Tensor<1, Int>>)> {
+    let plain = m.valid();
+    let bounds = plain.bounds();
+    let (epsilon, step) = (ascent.epsilon as f32, ascent.step_size() as f32);
+    let x0 = x.clone().inner();
+    let labels = y.clone().inner();
+    let mut xa = if ascent.steps == 1 {
+        x0.clone()
+    } else {
+        let noise = Tensor::<2>::random(
+            x0.shape(),
+            Distribution::Uniform(-f64::from(epsilon), f64::from(epsilon)),
+            &x0.device(),
+        );
+        (x0.clone() + noise).clamp(bounds.lo, bounds.hi)
+    };
+    for _ in 0..ascent.steps {
+        let xg = xa.clone().autodiff().require_grad();
+        let grads = cross_entropy(plain.logits(xg.clone()), labels.clone()).backward();
+        let g = xg.grad(&grads).ok_or_else(|| {
+            AdvTrainError::InvalidConfig("no input gradient for the ascent step".into())
+        })?;
+        xa = (xa + g.sign() * step)
+            .max_pair(x0.clone().sub_scalar(epsilon))
+            .min_pair(x0.clone().add_scalar(epsilon))
+            .clamp(bounds.lo, bounds.hi);
+    }
+    let (clean, wrong) = paper_loss(m, m.logits(x), y.clone());
+    let (perturbed, _) = paper_loss(m, m.logits(xa.autodiff()), y);
+    let alpha = ascent.alpha as f32;
+    Ok((clean * alpha + perturbed * (1.0 - alpha), wrong))
 }
 
 /// Training-mode logits with dropout on the input and after every hidden nonlinearity.

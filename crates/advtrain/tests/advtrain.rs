@@ -1,12 +1,15 @@
 //! Adversarial training: per-level examples stay in the level's box, the tail of a network is
 //! the network, and a short run on real MNIST makes a network harder to fool than the same run
-//! with weight decay alone.
+//! with weight decay alone, with a pool of L-BFGS examples or with PGD examples of every
+//! minibatch.
 //!
 //! MNIST comes from the project's verified store (`BLINDSPOT_DATA_DIR` or the user cache),
 //! fetched there if missing, as `blindspot` itself does.
 
-use blindspot_advtrain::{AdvTrainError, Levels, Method, MlpTail, PoolConfig, train_mlp};
-use blindspot_attack::{AttackConfig, Goal, LbfgsAttack, Quiet};
+use blindspot_advtrain::{
+    AdvTrainError, AscentConfig, Levels, Method, MlpTail, PoolConfig, train_mlp,
+};
+use blindspot_attack::{AttackConfig, Goal, LbfgsAttack, PgdAttack, PgdConfig, Quiet};
 use blindspot_data::{Dataset, FetchOptions, Mnist, Split, ensure_mnist};
 use blindspot_models::mlp::{Activation, Mlp, MlpConfig};
 use blindspot_models::{Bounds, Classifier, Silent, TrainConfig};
@@ -195,5 +198,109 @@ fn a_short_adversarial_run_makes_the_network_harder_to_fool_than_decay_alone() {
     assert!(
         adversarial_error < decay_error,
         "error under attack: adversarial training {adversarial_error:.2}, decay alone {decay_error:.2}"
+    );
+}
+
+/// The weights of a trained network, as host values.
+fn weights(model: &Mlp) -> Vec<f32> {
+    model
+        .layers
+        .iter()
+        .flat_map(|l| values(l.weight.val().inner().reshape([-1])))
+        .collect()
+}
+
+#[test]
+fn cheap_examples_with_no_weight_train_exactly_as_decay_alone() {
+    // α = 1 gives the examples' loss weight 0: the gradient, and so every weight, is decay's.
+    let (x, labels) = images(64);
+    let labels: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
+    let data = Dataset::new(x, labels, blindspot_data::splits::ImageShape::MNIST).unwrap();
+    let config = TrainConfig {
+        epochs: 2,
+        batch_size: 16,
+        ..TrainConfig::new()
+    };
+    let run = |method: &Method| {
+        let device = Device::flex().autodiff();
+        let model = mlp(&device, Activation::Sigmoid);
+        let (model, _) = train_mlp(model, &data, &data, method, &config, &mut Silent).unwrap();
+        weights(&model)
+    };
+    let decay = run(&Method::Decay);
+    let fgsm = AscentConfig {
+        alpha: 1.0,
+        ..AscentConfig::fgsm()
+    };
+    assert_eq!(run(&Method::Ascent(fgsm.clone())), decay);
+    // Any weight on the examples changes the training.
+    let mixed = AscentConfig { alpha: 0.5, ..fgsm };
+    assert_ne!(run(&Method::Ascent(mixed)), decay);
+    assert_eq!(Method::Ascent(AscentConfig::fgsm()).slug(), "fgsm");
+    assert_eq!(Method::Ascent(AscentConfig::pgd()).slug(), "pgd");
+    let bad = AscentConfig {
+        epsilon: 0.0,
+        ..AscentConfig::pgd()
+    };
+    assert!(matches!(
+        Method::Ascent(bad).validate(),
+        Err(AdvTrainError::InvalidConfig(_))
+    ));
+}
+
+#[test]
+fn a_short_pgd_training_run_is_more_robust_to_pgd_than_decay_alone() {
+    let (dir, _) = ensure_mnist(&FetchOptions::default()).expect("MNIST in the store");
+    let mnist = Mnist::load_dir(&dir).unwrap();
+    let train = mnist.split(Split::Train).head(2_000, Split::Train).unwrap();
+    let test = mnist.split(Split::Test).head(200, Split::Test).unwrap();
+    let device = Device::flex();
+    let config = TrainConfig {
+        epochs: 8,
+        batch_size: 32,
+        ..TrainConfig::new()
+    };
+    let mut accuracy = Vec::new();
+    for method in [Method::Decay, Method::Ascent(AscentConfig::pgd())] {
+        let autodiff = device.clone().autodiff();
+        autodiff.seed(0);
+        let model = MlpConfig::new(
+            784,
+            vec![100, 100],
+            10,
+            Activation::Sigmoid,
+            vec![1e-5, 1e-5, 1e-6],
+        )
+        .init(&autodiff)
+        .unwrap();
+        let (model, report) =
+            train_mlp(model, &train, &test, &method, &config, &mut Silent).unwrap();
+        assert!(
+            report.train.test_error < 0.4,
+            "{}: {report:?}",
+            method.slug()
+        );
+        let n = test.len();
+        let x = Tensor::<2>::from_data(TensorData::new(test.images.clone(), [n, 784]), &device);
+        let labels: Vec<usize> = test.labels.iter().map(|&l| l as usize).collect();
+        let result = PgdAttack::new(PgdConfig {
+            epsilon: 0.1,
+            steps: 20,
+            step_size: 0.0125,
+            ..PgdConfig::default()
+        })
+        .run(&model.valid(), x, &labels, &mut Quiet)
+        .unwrap();
+        accuracy.push(1.0 - result.success_rate());
+    }
+    eprintln!(
+        "accuracy under L-inf PGD at 0.1: decay {:.3}, PGD training {:.3}",
+        accuracy[0], accuracy[1]
+    );
+    assert!(
+        accuracy[1] > accuracy[0] + 0.1,
+        "PGD training {:.3} vs decay {:.3}",
+        accuracy[1],
+        accuracy[0]
     );
 }

@@ -26,7 +26,7 @@ pub mod spectral;
 pub mod transfer;
 pub mod units;
 
-pub use advtrain::{AdvTrainResult, render_advtrain_section};
+pub use advtrain::{AdvTrainResult, RobustAt, render_advtrain_section};
 pub use distortion::{DistortionResult, render_distortion_section};
 pub use models::{LbfgsResult, ModelResult, render_lbfgs_section, render_models_section};
 pub use paper::PaperTables;

@@ -5,12 +5,12 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use blindspot_advtrain::{Levels, Method, PoolConfig, method_run_id};
-use blindspot_attack::{AnyAttack, Goal};
+use blindspot_advtrain::{AscentConfig, Levels, Method, PoolConfig, method_run_id};
+use blindspot_attack::{AnyAttack, Goal, Norm, PgdConfig};
 use blindspot_data::{Mnist, Split, write_atomic};
 use blindspot_models::{ModelRun, Scale, model_spec};
-use blindspot_report::AdvTrainResult;
 use blindspot_report::transfer::MeanStd;
+use blindspot_report::{AdvTrainResult, RobustAt};
 
 use crate::cmd::attack::up_to_date_or_attack;
 use crate::cmd::train::{TRAINING_FILE, load_training_report};
@@ -32,9 +32,10 @@ pub struct AdvTrainPlan {
 }
 
 impl AdvTrainPlan {
-    /// The plan of a `reproduce` scale: decay, dropout, and examples for the input only, the
-    /// hidden layers only and every level (the paper's scheme), with 3 seeds at paper scale and
-    /// one at default scale; at smoke scale only the paper's scheme among the adversarial ones.
+    /// The plan of a `reproduce` scale: decay, dropout, pools of examples for the input only,
+    /// the hidden layers only and every level (the paper's scheme), and cheap examples of
+    /// every minibatch (FGSM, PGD), with 3 seeds at paper scale and one at default scale; at
+    /// smoke scale only the paper's scheme among the pools.
     pub fn for_scale(scale: Scale, seed: u64) -> Self {
         // At smoke scale a run is 126 steps: the pool starts early and refreshes often so that
         // the stage exercises it.
@@ -57,6 +58,8 @@ impl AdvTrainPlan {
             Scale::Smoke => methods.push(adversarial(Levels::All)),
             _ => methods.extend(Levels::ALL.map(adversarial)),
         }
+        methods.push(Method::Ascent(AscentConfig::fgsm()));
+        methods.push(Method::Ascent(AscentConfig::pgd()));
         Self {
             methods,
             seeds: if scale == Scale::Paper { 3 } else { 1 },
@@ -120,11 +123,35 @@ fn describe(method: &Method) -> String {
             "pool of {} examples per level ({levels}), {} fresh every {} steps after {}, {} per clean example",
             pool.size, pool.refresh, pool.refresh_every, pool.warmup_steps, pool.mix
         ),
+        Method::Ascent(a) if a.steps == 1 => format!(
+            "FGSM examples of every minibatch (L∞ ε = {}), clean weight α = {}",
+            a.epsilon, a.alpha
+        ),
+        Method::Ascent(a) => format!(
+            "{}-step PGD examples of every minibatch (L∞ ε = {}), clean weight α = {}",
+            a.steps, a.epsilon, a.alpha
+        ),
     }
 }
 
+/// The L∞ radii of the robust-accuracy columns.
+const ROBUST_EPSILONS: [f32; 2] = [0.05, 0.1];
+
+/// Untargeted L∞ PGD at `epsilon`: 40 steps of `2.5·ε/40` from one random start.
+fn robust_attack(epsilon: f32) -> AnyAttack {
+    AnyAttack::Pgd(PgdConfig {
+        goal: Goal::Untargeted,
+        norm: Norm::Linf,
+        epsilon,
+        steps: 40,
+        step_size: 2.5 * epsilon / 40.0,
+        ..PgdConfig::default()
+    })
+}
+
 /// Trains (or finds up to date) every method × seed on n100-100-10, attacks the first test
-/// images of each model (untargeted), and returns one row per method.
+/// images of each model (untargeted L-BFGS for the distortion, L∞ PGD at
+/// [`ROBUST_EPSILONS`]), and returns one row per method.
 pub fn adversarial_stage(
     plan: &AdvTrainPlan,
     scale: Scale,
@@ -142,6 +169,7 @@ pub fn adversarial_stage(
         let mut distortions = Vec::new();
         let mut seconds = Vec::new();
         let mut generation = Vec::new();
+        let mut robust = vec![Vec::new(); ROBUST_EPSILONS.len()];
         for k in 0..plan.seeds {
             let job = plan.job(&run, method, k, scale, common);
             let (id, dir) = (&job.id, &job.dir);
@@ -176,6 +204,14 @@ pub fn adversarial_stage(
             sources.push(common.checkpoint_source(dir)?);
             sources.push(common.file_source(&dir.join(TRAINING_FILE))?);
             sources.push(common.attack_source(&attack_dir)?);
+            for (accuracies, &epsilon) in robust.iter_mut().zip(&ROBUST_EPSILONS) {
+                let pgd = robust_attack(epsilon);
+                let (summary, dir, _) =
+                    up_to_date_or_attack(id, &images, Split::Test, &pgd, common)
+                        .with_context(|| format!("{} on {id}", pgd.label()))?;
+                sources.push(common.attack_source(&dir)?);
+                accuracies.push(1.0 - summary.success_rate);
+            }
             test_errors.push(meta.test_error);
             train_errors.push(meta.train_error);
             distortions.push(summary.mean_distortion);
@@ -191,6 +227,14 @@ pub fn adversarial_stage(
             attacked_images: images.len(),
             train_seconds: mean(&seconds),
             generation_seconds: mean(&generation),
+            robust_accuracy: ROBUST_EPSILONS
+                .iter()
+                .zip(&robust)
+                .map(|(&epsilon, a)| RobustAt {
+                    epsilon: f64::from(epsilon),
+                    accuracy: MeanStd::of(a),
+                })
+                .collect(),
         });
     }
     let json = common.out.join("tables").join("adversarial_training.json");

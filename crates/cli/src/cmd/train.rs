@@ -1,7 +1,7 @@
 //! `blindspot train`: train one model and save its checkpoint.
 
 use anyhow::Context;
-use blindspot_advtrain::{Method, PoolConfig, fit_method, method_run_id};
+use blindspot_advtrain::{AscentConfig, Method, PoolConfig, fit_method, method_run_id};
 use blindspot_data::Split;
 use blindspot_models::{AnyModel, ModelRun, Scale, TrainConfig, checkpoint, fit_run, model_spec};
 use clap::Args;
@@ -45,8 +45,22 @@ pub struct TrainArgs {
     pub pretrain_epochs: Option<usize>,
     /// Adversarial training (section 4.2) with a pool of L-BFGS adversarial examples of the
     /// input, of every hidden layer's output, or both; MLPs only. Saved as `<id>-adv-<levels>`.
-    #[arg(long, value_parser = ["input", "hidden", "all"], conflicts_with = "dropout")]
+    #[arg(long, value_parser = ["input", "hidden", "all"], conflicts_with_all = ["dropout", "ascent"])]
     pub adversarial: Option<String>,
+    /// Adversarial training with cheap examples of every minibatch: `fgsm` (Goodfellow et al.
+    /// 2015: half the loss on x + ε·sign∇J, ε = 0.1) or `pgd` (Madry et al. 2018: the loss on
+    /// 3-step PGD examples in the ε = 0.1 L∞ ball); MLPs only. Saved as `<id>-fgsm`/`<id>-pgd`.
+    #[arg(long, value_parser = ["fgsm", "pgd"], conflicts_with = "dropout")]
+    pub ascent: Option<String>,
+    /// With `--ascent`: the L∞ radius of the examples.
+    #[arg(long, requires = "ascent")]
+    pub ascent_epsilon: Option<f64>,
+    /// With `--ascent`: gradient-sign steps per minibatch (1 is FGSM).
+    #[arg(long, requires = "ascent")]
+    pub ascent_steps: Option<usize>,
+    /// With `--ascent`: weight of the clean examples' loss (the examples get 1 − α).
+    #[arg(long, requires = "ascent")]
+    pub ascent_alpha: Option<f64>,
     /// The dropout baseline of section 4.2 (by default 10% of the pixels and 20% of the hidden
     /// units dropped in training); MLPs only. Saved as `<id>-dropout`.
     #[arg(long)]
@@ -129,16 +143,28 @@ impl TrainArgs {
         }
         config.batch_size = self.batch_size.unwrap_or(config.batch_size);
         config.pretrain_epochs = self.pretrain_epochs.unwrap_or(config.pretrain_epochs);
-        let method = match (&self.adversarial, self.dropout) {
-            (Some(levels), _) => Some(Method::Adversarial {
+        let method = match (&self.adversarial, &self.ascent, self.dropout) {
+            (Some(levels), _, _) => Some(Method::Adversarial {
                 levels: levels.parse()?,
                 pool: self.pool.config(),
             }),
-            (None, true) => Some(Method::Dropout {
+            (None, Some(preset), _) => {
+                let base = if preset == "fgsm" {
+                    AscentConfig::fgsm()
+                } else {
+                    AscentConfig::pgd()
+                };
+                Some(Method::Ascent(AscentConfig {
+                    epsilon: self.ascent_epsilon.unwrap_or(base.epsilon),
+                    steps: self.ascent_steps.unwrap_or(base.steps),
+                    alpha: self.ascent_alpha.unwrap_or(base.alpha),
+                }))
+            }
+            (None, None, true) => Some(Method::Dropout {
                 input: self.dropout_input,
                 hidden: self.dropout_hidden,
             }),
-            (None, false) => None,
+            (None, None, false) => None,
         };
         if let Some(method) = method {
             let id = method_run_id(&run, &method);
