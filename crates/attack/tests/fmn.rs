@@ -334,3 +334,38 @@ fn a_model_without_input_gradient_leaves_the_images_unchanged_and_unsuccessful()
         }
     }
 }
+
+#[test]
+fn fmn_breaks_images_next_to_the_boundary_where_the_box_clips_its_steps() {
+    // Images of pixels at 0 or 1 (as MNIST's mostly are), moved 80% of the way to their exact
+    // optimum: the boundary is close and most coordinates of a step leave the box.
+    for (name, device) in test_devices() {
+        let model = linear_model(&device, 1);
+        let oracle = LinearModel::from_mlp(&model).unwrap();
+        let (x, labels) = images(12, 2);
+        let binary: Vec<f32> = x
+            .iter()
+            .map(|&v| if v > 0.45 { 1.0 } else { 0.0 })
+            .collect();
+        let mut near = Vec::with_capacity(binary.len());
+        for (i, &y) in labels.iter().enumerate() {
+            let xi = &binary[i * 784..(i + 1) * 784];
+            let best = oracle.untargeted(xi, y, Bounds::UNIT).unwrap().unwrap();
+            near.extend(xi.iter().zip(&best.x_adv).map(|(a, b)| a + 0.8 * (b - a)));
+        }
+        let result = FmnAttack::default()
+            .run(&model, upload(&near, &device), &labels, &mut Quiet)
+            .unwrap();
+        let r = ratios(name, &oracle, &result, &near, Norm::L2, 1.01, |i, xi| {
+            oracle
+                .untargeted(xi, labels[i], Bounds::UNIT)
+                .unwrap()
+                .unwrap()
+                .l2
+        });
+        eprintln!(
+            "fmn L2 next to the boundary {name}: ratio to optimum {}",
+            summary(&r)
+        );
+    }
+}

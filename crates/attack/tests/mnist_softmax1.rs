@@ -1,11 +1,13 @@
 //! The optimality criterion on real MNIST: a softmax1 model (trained here, briefly,
 //! with the paper's decay), 100 test images, untargeted. The attack's mean RMS distortion is
 //! at most 1.01 × the exact optimum's, every attack succeeds, every image stays in the box.
+//! DeepFool, DDN, FMN and C&W (L2) on the same model and images: every image broken, none
+//! below the optimum, the mean near it (bounds by attack, from measurements, below).
 //!
 //! MNIST comes from the project's verified store (`BLINDSPOT_DATA_DIR` or the user cache),
 //! fetched there if missing, as `blindspot` itself does.
 
-use blindspot_attack::{AttackConfig, Goal, LbfgsAttack, LinearModel, Quiet};
+use blindspot_attack::{AnyAttack, AttackConfig, Goal, LbfgsAttack, LinearModel, Quiet};
 use blindspot_data::{FetchOptions, Mnist, Split, ensure_mnist};
 use blindspot_models::{AnyModel, Bounds, Silent, TrainConfig, model_spec, train_classifier};
 use burn::module::Module;
@@ -72,4 +74,53 @@ fn softmax1_untargeted_attack_is_within_one_percent_of_the_exact_optimum() {
         ours / exact
     );
     assert!(ours <= 1.01 * exact, "attack {ours} vs exact {exact}");
+
+    // The other minimum-norm attacks on the same model and images, with the mean ratios to the
+    // optimum measured here (DeepFool 1.0019, FMN 1.0158, C&W 1.0500 at 1,000 steps, DDN
+    // 1.1549) and a little room. DDN's direction is the cross-entropy's, rescaled to its
+    // norm and then clipped to the box: on these images, mostly at 0 or 1, the clipped
+    // direction is not the shortest way to the boundary (more steps, 300, or a smaller first
+    // step do not help: 1.153, 1.173).
+    let x = Tensor::<2>::from_data(TensorData::new(test.images.clone(), [100, 784]), &device);
+    for (attack, bound) in [
+        (
+            AnyAttack::default_of("deepfool", Goal::Untargeted).unwrap(),
+            1.01,
+        ),
+        (
+            AnyAttack::default_of("ddn", Goal::Untargeted).unwrap(),
+            1.18,
+        ),
+        (
+            AnyAttack::default_of("fmn", Goal::Untargeted).unwrap(),
+            1.03,
+        ),
+        (AnyAttack::default_of("cw", Goal::Untargeted).unwrap(), 1.06),
+    ] {
+        let result = attack.run(&model, x.clone(), &labels, &mut Quiet).unwrap();
+        assert_eq!(result.success_rate(), 1.0, "{}", attack.label());
+        let mut ratios = Vec::new();
+        for (i, &y) in labels.iter().enumerate() {
+            if result.at_goal[i] {
+                continue;
+            }
+            let o = oracle
+                .untargeted(test.image(i), y, Bounds::UNIT)
+                .unwrap()
+                .unwrap();
+            ratios.push(f64::from(result.l2[i]) / o.l2);
+        }
+        let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
+        let lowest = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        eprintln!(
+            "softmax1, 100 test images: {} mean ratio to the optimum {mean:.4}, lowest {lowest:.4}",
+            attack.label()
+        );
+        assert!(
+            lowest >= 0.999,
+            "{} beats the optimum: {lowest}",
+            attack.label()
+        );
+        assert!(mean <= bound, "{}: mean ratio {mean}", attack.label());
+    }
 }
