@@ -135,10 +135,11 @@ fn describe(method: &Method) -> String {
 }
 
 /// The L∞ radii of the robust-accuracy columns.
-const ROBUST_EPSILONS: [f32; 2] = [0.05, 0.1];
+const ROBUST_EPSILONS: [f64; 2] = [0.05, 0.1];
 
 /// Untargeted L∞ PGD at `epsilon`: 40 steps of `2.5·ε/40` from one random start.
-fn robust_attack(epsilon: f32) -> AnyAttack {
+fn robust_attack(epsilon: f64) -> AnyAttack {
+    let epsilon = epsilon as f32;
     AnyAttack::Pgd(PgdConfig {
         goal: Goal::Untargeted,
         norm: Norm::Linf,
@@ -231,7 +232,7 @@ pub fn adversarial_stage(
                 .iter()
                 .zip(&robust)
                 .map(|(&epsilon, a)| RobustAt {
-                    epsilon: f64::from(epsilon),
+                    epsilon,
                     accuracy: MeanStd::of(a),
                 })
                 .collect(),
