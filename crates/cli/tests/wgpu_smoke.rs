@@ -92,3 +92,43 @@ fn the_attack_runs_on_wgpu_and_agrees_with_flex() {
         assert!((x - y).abs() <= 1e-2 * x, "flex {x} vs wgpu {y}");
     }
 }
+
+#[test]
+fn every_attack_runs_on_wgpu_and_agrees_with_flex() {
+    use blindspot_attack::any::NAMES;
+    use blindspot_attack::{AnyAttack, Goal, Quiet};
+    use burn::module::Module;
+    let cpu = Device::flex();
+    let model = trained_softmax1(&cpu).0.valid();
+    let gpu = Device::wgpu(Default::default());
+    let on_gpu = model.clone().to_device(&gpu);
+    let data = separable(4);
+    let labels: Vec<usize> = data.labels.iter().map(|&l| l as usize).collect();
+    let upload = |d: &Device| {
+        Tensor::<2>::from_data(TensorData::new(data.images.clone(), [4, IMAGE_PIXELS]), d)
+    };
+    for name in NAMES {
+        // Short runs: software Vulkan is slow, and what is checked is the code path.
+        let mut attack = AnyAttack::default_of(name, Goal::Untargeted).unwrap();
+        match &mut attack {
+            AnyAttack::Pgd(c) => c.steps = 10,
+            AnyAttack::Ddn(c) => c.steps = 20,
+            AnyAttack::Fmn(c) => c.steps = 20,
+            AnyAttack::Cw(c) => (c.search_steps, c.steps) = (3, 100),
+            _ => {}
+        }
+        let a = attack
+            .run(&model, upload(&cpu), &labels, &mut Quiet)
+            .unwrap();
+        let b = attack
+            .run(&on_gpu, upload(&gpu), &labels, &mut Quiet)
+            .unwrap();
+        assert_eq!(a.success, b.success, "{name}");
+        for (x, y) in a.l2.iter().zip(&b.l2) {
+            assert!(
+                (x - y).abs() <= 2e-2 * x || (x.is_nan() && y.is_nan()),
+                "{name}: flex {x} vs wgpu {y}"
+            );
+        }
+    }
+}
