@@ -178,6 +178,22 @@ impl AnyAttack {
         }
     }
 
+    /// The same attack and settings with another goal and seed (of its random targets and
+    /// starts).
+    pub fn with_goal(&self, goal: Goal, seed: u64) -> AnyAttack {
+        let mut attack = self.clone();
+        match &mut attack {
+            AnyAttack::Lbfgs(c) => (c.goal, c.seed) = (goal, seed),
+            AnyAttack::Fgsm(c) => (c.goal, c.seed) = (goal, seed),
+            AnyAttack::Pgd(c) => (c.goal, c.seed) = (goal, seed),
+            AnyAttack::DeepFool(c) => (c.goal, c.seed) = (goal, seed),
+            AnyAttack::Ddn(c) => (c.goal, c.seed) = (goal, seed),
+            AnyAttack::Fmn(c) => (c.goal, c.seed) = (goal, seed),
+            AnyAttack::Cw(c) => (c.goal, c.seed) = (goal, seed),
+        }
+        attack
+    }
+
     /// The same attack run by `workers` batches at a time (which does not change its result).
     pub fn with_workers(&self, workers: usize) -> AnyAttack {
         let mut method = self.clone();
@@ -300,6 +316,10 @@ mod tests {
             assert_eq!(back, method);
         }
         assert_eq!(AnyAttack::default_of("cw2", Goal::Untargeted), None);
+        let random = AnyAttack::default_of("fmn", Goal::Untargeted)
+            .unwrap()
+            .with_goal(Goal::Random, 9);
+        assert!(matches!(random, AnyAttack::Fmn(c) if c.goal == Goal::Random && c.seed == 9));
     }
 
     #[test]

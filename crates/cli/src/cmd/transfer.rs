@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use blindspot_attack::files::{self, AttackSummary};
-use blindspot_attack::{AnyAttack, AttackConfig, Goal};
+use blindspot_attack::{AnyAttack, Goal};
 use blindspot_data::{Dataset, Mnist, Split, write_atomic};
 use blindspot_models::{AnyModel, Bounds, Classifier, checkpoint, error_rate};
 use blindspot_report::figures::save_png;
@@ -40,6 +40,12 @@ pub struct TransferArgs {
     /// Seed of the attacks' random targets and of the noise rows.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// The attack that makes the examples, with its default settings: `lbfgs` (the paper's;
+    /// the tables go to `<out>/tables/`) or `fgsm`, `pgd`, `deepfool`, `ddn`, `fmn`, `cw`
+    /// (tables under `<out>/tables/transfer-<attack>/`, heatmaps
+    /// `<out>/report/figures/<attack>-table{2,4}*.png`).
+    #[arg(long, default_value = "lbfgs", value_parser = clap::builder::PossibleValuesParser::new(blindspot_attack::any::NAMES))]
+    pub attack: String,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -54,6 +60,8 @@ impl TransferArgs {
             seeds: self.seeds,
             seed: self.seed,
             half_subset: None,
+            attack: AnyAttack::default_of(&self.attack, Goal::Untargeted)
+                .with_context(|| format!("unknown attack `{}`", self.attack))?,
             ..TransferPlan::paper(&paper)?
         };
         // Every model must be trained before any data is read (or fetched).
@@ -104,6 +112,8 @@ pub struct TransferPlan {
     pub seed: u64,
     /// P1 and P2 examples on which Table 3's errors are measured (`None`: all 30,000).
     pub half_subset: Option<usize>,
+    /// The attack that makes the examples (its goal and seed are set per table).
+    pub attack: AnyAttack,
 }
 
 impl TransferPlan {
@@ -130,6 +140,7 @@ impl TransferPlan {
             seeds: 1,
             seed: 0,
             half_subset: None,
+            attack: AnyAttack::lbfgs(Goal::Untargeted),
         })
     }
 }
@@ -198,7 +209,7 @@ pub fn transfer_stage(
         table4: all(|s| &s.table4)?,
         table4_untargeted: all(|s| &s.table4_untargeted)?,
     };
-    let files = write_transfer_outputs(&results, &common.out)?;
+    let files = write_transfer_outputs(&results, &common.out, &plan.attack)?;
     common.record(&files, &transfer_sources(plan, common)?)?;
     Ok(results)
 }
@@ -217,7 +228,12 @@ fn transfer_sources(plan: &TransferPlan, common: &CommonArgs) -> anyhow::Result<
                 let run = seeded_id(id, k);
                 sources.push(common.model_source(&run)?);
                 for goal in [Goal::Random, Goal::Untargeted] {
-                    let dir = attack_dir(&common.out, &run, split, &AnyAttack::lbfgs(goal));
+                    let dir = attack_dir(
+                        &common.out,
+                        &run,
+                        split,
+                        &plan.attack.with_goal(goal, plan.seed),
+                    );
                     sources.push(common.attack_source(&dir)?);
                 }
             }
@@ -240,11 +256,7 @@ fn adversarial_set(
     plan: &TransferPlan,
     common: &CommonArgs,
 ) -> anyhow::Result<(ExampleSet, AttackSummary)> {
-    let config = AnyAttack::from(AttackConfig {
-        goal,
-        seed: plan.seed,
-        ..AttackConfig::default()
-    });
+    let config = plan.attack.with_goal(goal, plan.seed);
     let run = seeded_id(model, k);
     let (summary, dir, _) = up_to_date_or_attack(&run, images, split, &config, common)?;
     let (_, tensors) = files::load(&dir).with_context(|| format!("reading {}", dir.display()))?;
@@ -402,6 +414,7 @@ fn seed_tables(
 fn transfer_heatmap(
     name: &str,
     t: &TransferTable,
+    attack: &AnyAttack,
 ) -> anyhow::Result<blindspot_report::figures::Raster> {
     let title = match name {
         "table2" => "Table 2: error of each model (column) on examples made for another (row)",
@@ -409,6 +422,10 @@ fn transfer_heatmap(
         "table4" => "Table 4: cross-training-set generalization",
         "table4-untargeted" => "Table 4, untargeted (minimal) examples",
         other => other,
+    };
+    let title = match attack {
+        AnyAttack::Lbfgs(_) => title.to_string(),
+        other => format!("{title} — {} examples", other.label()),
     };
     let rows: Vec<String> = t.rows.iter().map(|r| r.perturbation.label()).collect();
     let percent: Vec<Vec<f64>> = t
@@ -419,7 +436,7 @@ fn transfer_heatmap(
     let width = (420 + 95 * t.columns.len() as u32).clamp(700, 1800);
     let height = (140 + 40 * t.rows.len() as u32).clamp(360, 1600);
     blindspot_plot::heatmap(
-        title,
+        &title,
         &rows,
         &t.columns,
         &percent,
@@ -430,9 +447,23 @@ fn transfer_heatmap(
 }
 
 /// `<out>/tables/table{2,3,4}*.{csv,json}`, `<out>/tables/transfer.json` and the heatmaps
-/// `<out>/report/figures/table{2,4}.png`.
-pub fn write_transfer_outputs(r: &TransferResults, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let tables = out.join("tables");
+/// `<out>/report/figures/table{2,4}*.png` for the paper's L-BFGS examples; for another
+/// `attack`, the tables under `<out>/tables/transfer-<slug>/` and the heatmaps
+/// `<slug>-table{2,4}*.png` (`<slug>` its [`AnyAttack::slug`]).
+pub fn write_transfer_outputs(
+    r: &TransferResults,
+    out: &Path,
+    attack: &AnyAttack,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let (tables, figure_prefix) = match attack {
+        AnyAttack::Lbfgs(_) => (out.join("tables"), String::new()),
+        other => (
+            out.join("tables")
+                .join(format!("transfer-{}", other.slug())),
+            format!("{}-", other.slug()),
+        ),
+    };
+    std::fs::create_dir_all(&tables).with_context(|| format!("creating {}", tables.display()))?;
     let written = std::cell::RefCell::new(Vec::new());
     let write = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
         let path = tables.join(name);
@@ -451,8 +482,8 @@ pub fn write_transfer_outputs(r: &TransferResults, out: &Path) -> anyhow::Result
         let png = out
             .join("report")
             .join("figures")
-            .join(format!("{name}.png"));
-        save_png(&transfer_heatmap(name, t)?, &png)
+            .join(format!("{figure_prefix}{name}.png"));
+        save_png(&transfer_heatmap(name, t, attack)?, &png)
             .with_context(|| format!("writing {}", png.display()))?;
         written.borrow_mut().push(png);
     }
