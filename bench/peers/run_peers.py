@@ -5,10 +5,11 @@
       --inputs inputs.safetensors --attack advertorch-lbfgs \
       [--goal random|untargeted] [--n N] [--threads 2] [--json OUT] [--exact]
 
---model-dir holds our checkpoint (model.safetensors + model.json); only
-  kind "mlp" is supported: Linear layers `layers.{i}.weight` [out, in] /
-  `layers.{i}.bias` [out], the config's activation (sigmoid or relu) after
-  every hidden layer, logits out of the last one.
+--model-dir holds our checkpoint (model.safetensors + model.json); kind
+  "mlp": Linear layers `layers.{i}.weight` [out, in] / `layers.{i}.bias`
+  [out], the config's activation (sigmoid or relu) after every hidden layer,
+  logits out of the last one; kind "conv": the paper's conv net (load_conv),
+  on flat [N, 784] inputs like the MLPs.
 --inputs is a safetensors file (all F32) with x [N, 784] in [0, 1],
   label [N] and target [N] (written by our Rust attack, or by
   make_inputs.py); the first --n rows are attacked, towards `target`.
@@ -183,10 +184,13 @@ def load_model(model_dir):
         meta = json.load(f)
     config = meta.get("config", {})
     kind = config.get("kind")
+    name = meta.get("name") or meta.get("model") or os.path.basename(os.path.normpath(model_dir))
+    if kind == "conv":
+        return load_conv(model_dir, config), name, config
     if kind != "mlp":
         raise SystemExit(
             f"run_peers.py: model kind {kind!r} in {model_dir}/model.json is not supported "
-            f"(only 'mlp': softmax models and fully connected sigmoid/relu networks)")
+            f"(only 'mlp': softmax models and fully connected sigmoid/relu networks, and 'conv')")
     activations = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU}
     act = config.get("activation", "sigmoid")
     if act not in activations:
@@ -216,8 +220,46 @@ def load_model(model_dir):
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    name = meta.get("name") or meta.get("model") or os.path.basename(os.path.normpath(model_dir))
     return model, name, config
+
+
+def load_conv(model_dir, config):
+    """The paper's conv net (crates/models/src/conv.rs) in torch, taking flat [N, 784] inputs:
+    view [N, 1, 28, 28] -> Conv2d(1, filters, kernel) (valid, stride 1) -> ReLU ->
+    MaxPool2d(pool) (stride pool) -> flatten (channel-major, as Burn's flatten(1, 3)) ->
+    Linear(flat, hidden) -> ReLU -> (dropout: eval, identity) -> Linear(hidden, classes).
+    Checkpoint names: conv.*, fc.*, classifier.* in PyTorch's layout."""
+    import torch
+    from safetensors.torch import load_file
+    from torch import nn
+
+    filters, kernel, pool = int(config["filters"]), int(config["kernel"]), int(config["pool"])
+    hidden, classes = int(config["hidden"]), int(config["classes"])
+    side = (28 + 1 - kernel) // pool
+
+    class ConvNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, filters, kernel)
+            self.pool = nn.MaxPool2d(pool)
+            self.fc = nn.Linear(filters * side * side, hidden)
+            self.classifier = nn.Linear(hidden, classes)
+
+        def forward(self, x):
+            h = self.pool(torch.relu(self.conv(x.reshape(x.shape[0], 1, 28, 28))))
+            return self.classifier(torch.relu(self.fc(h.flatten(1))))
+
+    model = ConvNet()
+    tensors = {k: v.to(torch.float32) for k, v in load_file(os.path.join(model_dir, "model.safetensors")).items()}
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in tensors.items()}
+    if got != expected:
+        raise SystemExit(f"run_peers.py: conv checkpoint tensors {got} do not match {expected}")
+    model.load_state_dict(tensors, strict=True)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
 
 
 def make_counted(model):

@@ -1,4 +1,5 @@
-//! `cargo xtask bench train|attack`: benchmarks (not tests). Each writes its table under
+//! `cargo xtask bench train|attack|suite` (suite: `bench_suite.rs`): benchmarks (not tests).
+//! Each writes its table under
 //! `<out>/bench/`.
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,9 @@ pub enum BenchTask {
     /// The L-BFGS attack on 100 test images against the Python peers on the same weights
     /// (`--goal random`: random targets; `--goal untargeted`: minimum-distortion attacks).
     Attack(AttackBenchArgs),
+    /// Agreement: each of our attacks beside its Foolbox 3 counterpart (same weights, images and
+    /// hyper-parameters), robust accuracy, mean distance and speed; `<out>/bench/suite.md`.
+    Suite(crate::bench_suite::SuiteBenchArgs),
 }
 
 impl BenchTask {
@@ -27,6 +31,7 @@ impl BenchTask {
         match self {
             BenchTask::Train(args) => args.run(),
             BenchTask::Attack(args) => args.run(),
+            BenchTask::Suite(args) => args.run(),
         }
     }
 }
@@ -269,7 +274,7 @@ struct Row {
     exact: Option<f64>,
 }
 
-fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
+pub(crate) fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
 }
@@ -415,7 +420,7 @@ impl AttackBenchArgs {
 
 /// Runs `bench/peers/setup.sh` (idempotent) and returns the peers' base directory, which holds
 /// `venv` (torch, advertorch, Foolbox 2) and `venv-fb3` (torch, Foolbox 3, torchattacks).
-fn setup_peers() -> anyhow::Result<PathBuf> {
+pub(crate) fn setup_peers() -> anyhow::Result<PathBuf> {
     let peers = project_root().join("bench").join("peers");
     let status = Command::new("bash")
         .arg(peers.join("setup.sh"))
@@ -655,19 +660,12 @@ impl AttackBenchArgs {
             "models": blocks.iter().map(|(m, r)| (m.clone(), serde_json::Value::Array(r.clone())))
                 .collect::<serde_json::Map<_, _>>(),
         });
-        let json_path = path.with_extension("json");
-        blindspot_data::write_atomic(
-            &json_path,
-            (serde_json::to_string_pretty(&json)? + "\n").as_bytes(),
-        )
-        .with_context(|| format!("writing {}", json_path.display()))?;
-        eprintln!("wrote {} and {}", path.display(), json_path.display());
-        Ok(())
+        write_json_beside(&path, &json)
     }
 }
 
 /// The 1-minute load average (Linux), for the tables: the machine is shared.
-fn loadavg() -> Option<f64> {
+pub(crate) fn loadavg() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")
         .ok()?
         .split_whitespace()
@@ -784,4 +782,17 @@ fn render(rows: &[Row], n: usize) -> String {
         );
     }
     s
+}
+
+/// Writes `json` (pretty, atomically) as `path` with the extension `json`, beside the table
+/// `path`, and says where both are.
+pub(crate) fn write_json_beside(path: &Path, json: &serde_json::Value) -> anyhow::Result<()> {
+    let json_path = path.with_extension("json");
+    blindspot_data::write_atomic(
+        &json_path,
+        (serde_json::to_string_pretty(json)? + "\n").as_bytes(),
+    )
+    .with_context(|| format!("writing {}", json_path.display()))?;
+    eprintln!("wrote {} and {}", path.display(), json_path.display());
+    Ok(())
 }

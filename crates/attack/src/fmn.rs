@@ -18,8 +18,10 @@
 //!    without the `max`, where the box clips the step the linearized distance from the clipped
 //!    point can fall short again and again (no point ever became adversarial for 12% of the
 //!    images of a briefly trained softmax1, all within 0.3 of the boundary);
-//! 3. `δ ← δ − αᵢ·u`, `u = g/‖g‖₂` (L2) or `sign(g)` (L∞), `g` the gradient of the loss
-//!    descended (`−m` targeted, `m` untargeted; a zero gradient leaves `δ` as it is);
+//! 3. `δ ← δ − αᵢ·g/‖g‖₂` for both norms (the paper's algorithm; a sign step for L∞ moved
+//!    every pixel by up to `α` and ended 13% farther than Foolbox 3's FMN on an MLP), `g` the
+//!    gradient of the loss descended (`−m` targeted, `m` untargeted; a zero gradient leaves
+//!    `δ` as it is);
 //! 4. `δ` is projected onto the `ε`-ball (L2: radial scaling; L∞: clipping), then
 //!    `δ ← clamp(x + δ) − x`.
 //!
@@ -276,7 +278,9 @@ impl FmnAttack {
                     .mask_where(reached.clone(), shrink)
                     .min_pair(worst.clone());
                 found = found.bool_or(reached);
-                delta = delta - eps::direction(g, norm) * alpha;
+                // The step is the L2-normalized gradient for every norm, as in the paper's
+                // algorithm (and Foolbox 3); the projection below makes it an L∞ step.
+                delta = delta - eps::direction(g, Norm::L2) * alpha;
                 delta = match norm {
                     Norm::L2 => {
                         let length = row_norm(delta.clone(), norm).clamp_min(f32::MIN_POSITIVE);

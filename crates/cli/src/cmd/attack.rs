@@ -192,12 +192,12 @@ impl AttackArgs {
             (
                 "--steps",
                 self.steps.is_some(),
-                &["pgd", "deepfool", "ddn", "fmn"],
+                &["pgd", "deepfool", "ddn", "fmn", "cw"],
             ),
             (
                 "--step-size",
                 self.step_size.is_some(),
-                &["pgd", "ddn", "fmn"],
+                &["pgd", "ddn", "fmn", "cw"],
             ),
             ("--restarts", self.restarts.is_some(), &["pgd"]),
             ("--overshoot", self.overshoot.is_some(), &["deepfool"]),
