@@ -22,10 +22,15 @@ pub fn common(out: &Path) -> CommonArgs {
 
 /// Saves a softmax1 with fresh random weights under `<out>/models/softmax1`.
 pub fn save_random_softmax(out: &Path) {
+    save_random_softmax_as(out, "softmax1");
+}
+
+/// Saves a softmax1 with fresh random weights under `<out>/models/<id>`.
+pub fn save_random_softmax_as(out: &Path, id: &str) {
     let spec = model_spec("softmax1").unwrap();
     let model = spec.architecture.init(&Device::flex()).unwrap();
     let meta = ModelMeta {
-        name: "softmax1".into(),
+        name: id.into(),
         model: "softmax1".into(),
         split: "train".into(),
         config: serde_json::to_value(&spec.architecture).unwrap(),
@@ -39,5 +44,5 @@ pub fn save_random_softmax(out: &Path) {
         backend: "flex".into(),
         fingerprint: String::new(),
     };
-    checkpoint::save(&model, &meta, &out.join("models").join("softmax1")).unwrap();
+    checkpoint::save(&model, &meta, &out.join("models").join(id)).unwrap();
 }

@@ -70,7 +70,8 @@ fn a_backend_that_was_not_compiled_in_names_its_feature() {
 
 #[test]
 fn help_documents_every_subcommand() {
-    const SUBCOMMANDS: [&str; 9] = [
+    const SUBCOMMANDS: [&str; 10] = [
+        "robustness",
         "train",
         "attack",
         "eval",

@@ -33,7 +33,10 @@ pub use paper::PaperTables;
 pub use provenance::render_provenance_section;
 pub use robustness::{RobustnessTable, render_robustness_section};
 pub use spectral::{CertificateRow, SpectralLayerRow, SpectralResults, render_spectral_section};
-pub use transfer::{TransferResults, TransferTable, render_transfer_section};
+pub use transfer::{
+    AttackTransferRow, TransferResults, TransferTable, render_attack_transfer_section,
+    render_transfer_section,
+};
 pub use units::{UnitsResult, render_units_section};
 
 /// Formats a fraction as a percentage with two decimals (`0.0164` → `1.64%`).

@@ -438,3 +438,99 @@ mod tests {
         assert!(lines[2].starts_with("gaussian-0.3,"));
     }
 }
+
+/// One attack's examples of one source model in the attack-transfer comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttackTransferCell {
+    /// The attack's label (`L-BFGS`, `FGSM ε=0.1`, …).
+    pub attack: String,
+    /// Successful examples (those the source model misclassifies; clean errors left out).
+    pub examples: usize,
+    /// Their mean RMS distortion as the attack made them.
+    pub distortion: f64,
+    /// Mean error of the other models on them as made.
+    pub transfer: f64,
+    /// Mean error of the other models on them moved along their perturbation to the row's
+    /// matched RMS (see [`AttackTransferRow::matched_rms`]).
+    pub matched_transfer: f64,
+}
+
+/// How the untargeted examples of several attacks made for one model transfer to the others.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttackTransferRow {
+    /// The source model.
+    pub source: String,
+    /// The RMS every example is moved to for the matched columns: the mean distortion of the
+    /// source's L-BFGS examples (the smallest the attacks found).
+    pub matched_rms: f64,
+    /// One cell per attack, in the order of the table's attacks.
+    pub cells: Vec<AttackTransferCell>,
+}
+
+/// The Markdown of the attack-transfer comparison.
+pub fn render_attack_transfer_section(rows: &[AttackTransferRow], images: usize) -> String {
+    let mut out = String::from("## Which attack's examples transfer (beyond the paper)\n\n");
+    out += &format!(
+        "Untargeted examples of the first {images} training images, made for the row's model by each \
+         attack, classified by the other models of Table 2: their mean error **as made** (at the \
+         attack's own distortion, in parentheses) and **at matched distortion**, every example \
+         moved along its perturbation to the RMS of the row's L-BFGS examples (`x + α(x′ − x)`, \
+         then clipped). At matched distortion the columns compare directions, not sizes.\n\n"
+    );
+    let Some(first) = rows.first() else {
+        return out + "No source model.\n";
+    };
+    out += "| source | matched RMS |";
+    for c in &first.cells {
+        out += &format!(" {} as made | {} matched |", c.attack, c.attack);
+    }
+    out += "\n|---|---|";
+    out += &"---|---|".repeat(first.cells.len());
+    out.push('\n');
+    for r in rows {
+        out += &format!("| {} | {:.4} |", r.source, r.matched_rms);
+        for c in &r.cells {
+            out += &format!(
+                " {:.1}% ({:.4}) | **{:.1}%** |",
+                100.0 * c.transfer,
+                c.distortion,
+                100.0 * c.matched_transfer
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod attack_transfer_tests {
+    use super::*;
+
+    #[test]
+    fn every_attack_has_its_two_columns_and_the_row_its_matched_rms() {
+        let cell = |attack: &str, t: f64, m: f64| AttackTransferCell {
+            attack: attack.into(),
+            examples: 10,
+            distortion: 0.05,
+            transfer: t,
+            matched_transfer: m,
+        };
+        let rows = [AttackTransferRow {
+            source: "softmax1".into(),
+            matched_rms: 0.0412,
+            cells: vec![cell("L-BFGS", 0.25, 0.25), cell("DDN", 0.5, 0.125)],
+        }];
+        let md = render_attack_transfer_section(&rows, 100);
+        assert!(
+            md.contains("| source | matched RMS | L-BFGS as made | L-BFGS matched | DDN as made | DDN matched |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| softmax1 | 0.0412 | 25.0% (0.0500) | **25.0%** | 50.0% (0.0500) | **12.5%** |"
+            ),
+            "{md}"
+        );
+        assert!(render_attack_transfer_section(&[], 5).contains("No source model"));
+    }
+}

@@ -25,11 +25,11 @@ use blindspot_report::figures::{ImageFormat, grid, save_png};
 use blindspot_report::provenance::{Manifest, run_id};
 use blindspot_report::render_provenance_section;
 use blindspot_report::{
-    AdvTrainResult, DistortionResult, LbfgsResult, ModelResult, PaperTables, RobustnessTable,
-    SpectralResults, TransferResults, UnitsResult, render_advtrain_section,
-    render_distortion_section, render_header, render_lbfgs_section, render_models_section,
-    render_robustness_section, render_spectral_section, render_transfer_section,
-    render_units_section,
+    AdvTrainResult, AttackTransferRow, DistortionResult, LbfgsResult, ModelResult, PaperTables,
+    RobustnessTable, SpectralResults, TransferResults, UnitsResult, render_advtrain_section,
+    render_attack_transfer_section, render_distortion_section, render_header, render_lbfgs_section,
+    render_models_section, render_robustness_section, render_spectral_section,
+    render_transfer_section, render_units_section,
 };
 use blindspot_transfer::gaussian_noise;
 use burn::tensor::Device;
@@ -39,7 +39,7 @@ use crate::cmd::adversarial::{AdvTrainPlan, adversarial_stage};
 use crate::cmd::attack::{attack_dir, up_to_date_or_attack};
 use crate::cmd::robustness::{RobustnessPlan, robustness_figure_name, robustness_stage};
 use crate::cmd::spectral::spectral_stage;
-use crate::cmd::transfer::{TransferPlan, seeded_id, transfer_stage};
+use crate::cmd::transfer::{TransferPlan, attack_transfer_stage, seeded_id, transfer_stage};
 use crate::cmd::units::{UnitsPlan, units_stage};
 use crate::common::CommonArgs;
 use crate::jobs::{TrainJob, default_parallel, run_jobs};
@@ -86,6 +86,8 @@ struct Outputs<'a> {
     lbfgs: &'a [LbfgsResult],
     distortions: &'a [DistortionResult],
     transfer: &'a TransferResults,
+    attack_transfer: &'a [AttackTransferRow],
+    attack_transfer_images: usize,
     adversarial: &'a [AdvTrainResult],
     adversarial_seeds: usize,
     robustness: &'a [RobustnessTable],
@@ -268,6 +270,14 @@ impl ReproduceArgs {
             seconds: t.elapsed().as_secs_f64(),
             skipped: false,
         });
+        let t = Instant::now();
+        let attack_transfer = attack_transfer_stage(&plan, &mnist, &self.common)
+            .context("attack-transfer comparison")?;
+        stages.push(StageTime {
+            stage: "transfer by attack (L-BFGS, FGSM, PGD, DDN)".into(),
+            seconds: t.elapsed().as_secs_f64(),
+            skipped: false,
+        });
 
         let t = Instant::now();
         let adversarial = adversarial_stage(&adv_plan, self.scale, &mnist, &self.common)?;
@@ -349,6 +359,8 @@ impl ReproduceArgs {
             lbfgs: &lbfgs,
             distortions: &distortions,
             transfer: &transfer,
+            attack_transfer: &attack_transfer,
+            attack_transfer_images: plan.train_images,
             adversarial: &adversarial,
             adversarial_seeds: adv_plan.seeds,
             robustness: &robustness,
@@ -721,6 +733,8 @@ impl ReproduceArgs {
         }
         md += "\n";
         md += &render_transfer_section(o.transfer, &paper);
+        md += "\n";
+        md += &render_attack_transfer_section(o.attack_transfer, o.attack_transfer_images);
         md += "\n";
         let epochs = ModelRun::reproduction_set()
             .iter()

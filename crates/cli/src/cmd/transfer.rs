@@ -10,14 +10,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use blindspot_attack::files::{self, AttackSummary};
-use blindspot_attack::{AnyAttack, Goal};
+use blindspot_attack::{AnyAttack, FgsmConfig, Goal, Norm, PgdConfig};
 use blindspot_data::{Dataset, Mnist, Split, write_atomic};
 use blindspot_models::{AnyModel, Bounds, Classifier, checkpoint, error_rate};
 use blindspot_report::figures::save_png;
 use blindspot_report::provenance::Source;
-use blindspot_report::transfer::{CrossTrainingRow, MeanStd, TransferResults, TransferTable};
+use blindspot_report::transfer::{
+    AttackTransferCell, AttackTransferRow, CrossTrainingRow, MeanStd, TransferResults,
+    TransferTable, render_attack_transfer_section,
+};
 use blindspot_report::{PaperTables, render_transfer_section};
-use blindspot_transfer::{ExampleSet, aggregate, error_matrix};
+use blindspot_transfer::{ExampleSet, aggregate, error_matrix, error_on};
 use burn::tensor::Device;
 use clap::Args;
 
@@ -46,6 +49,11 @@ pub struct TransferArgs {
     /// `<out>/report/figures/<attack>-table{2,4}*.png`).
     #[arg(long, default_value = "lbfgs", value_parser = clap::builder::PossibleValuesParser::new(blindspot_attack::any::NAMES))]
     pub attack: String,
+    /// Also compare how the untargeted examples of L-BFGS, FGSM, PGD and DDN made for each
+    /// model of Table 2 transfer to the others, as made and at matched distortion
+    /// (`<out>/tables/attack_transfer.{json,csv}`).
+    #[arg(long)]
+    pub compare_attacks: bool,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -91,6 +99,13 @@ impl TransferArgs {
         let mnist = self.common.mnist()?;
         let results = transfer_stage(&plan, &mnist, &self.common)?;
         println!("{}", render_transfer_section(&results, &paper));
+        if self.compare_attacks {
+            let rows = attack_transfer_stage(&plan, &mnist, &self.common)?;
+            println!(
+                "{}",
+                render_attack_transfer_section(&rows, plan.train_images)
+            );
+        }
         Ok(())
     }
 }
@@ -212,6 +227,129 @@ pub fn transfer_stage(
     let files = write_transfer_outputs(&results, &common.out, &plan.attack)?;
     common.record(&files, &transfer_sources(plan, common)?)?;
     Ok(results)
+}
+
+/// The attacks of the comparison: the paper's L-BFGS (first: its examples set the matched
+/// distortion), FGSM and PGD in the L∞ ball of 0.1 (PGD: 40 steps of 0.01, one random start),
+/// and DDN; untargeted, seeded with `seed`.
+pub fn comparison_attacks(seed: u64) -> Vec<AnyAttack> {
+    vec![
+        AnyAttack::lbfgs(Goal::Untargeted),
+        AnyAttack::Fgsm(FgsmConfig {
+            epsilon: 0.1,
+            ..FgsmConfig::default()
+        }),
+        AnyAttack::Pgd(PgdConfig {
+            norm: Norm::Linf,
+            epsilon: 0.1,
+            ..PgdConfig::default()
+        }),
+        AnyAttack::default_of("ddn", Goal::Untargeted).expect("ddn is an attack"),
+    ]
+    .into_iter()
+    .map(|a| a.with_goal(Goal::Untargeted, seed))
+    .collect()
+}
+
+/// How the untargeted examples of each of [`comparison_attacks`] made for each model of
+/// Table 2 (seed 0, the plan's training images) transfer to the other models: the mean error
+/// of the others as made and with every example moved along its perturbation to the RMS of
+/// the source's L-BFGS examples. Runs the attacks that are not up to date, writes
+/// `<out>/tables/attack_transfer.{json,csv}` and records them.
+pub fn attack_transfer_stage(
+    plan: &TransferPlan,
+    mnist: &Mnist,
+    common: &CommonArgs,
+) -> anyhow::Result<Vec<AttackTransferRow>> {
+    let train = mnist.split(Split::Train);
+    let train = train.head(plan.train_images.min(train.len()), Split::Train)?;
+    attack_transfer(plan, &train, common)
+}
+
+/// [`attack_transfer_stage`] on the images `train`.
+fn attack_transfer(
+    plan: &TransferPlan,
+    train: &Dataset,
+    common: &CommonArgs,
+) -> anyhow::Result<Vec<AttackTransferRow>> {
+    let device = common.device()?;
+    let models = load_models(&plan.table2_models, 0, common, &device)?;
+    let bounds = shared_bounds(&models)?;
+    let attacks = comparison_attacks(plan.seed);
+    let mut rows = Vec::new();
+    let mut sources = Vec::new();
+    for (source, _, _) in &models {
+        sources.push(common.model_source(source)?);
+        let mut sets = Vec::new();
+        for attack in &attacks {
+            let (_, dir, _) = up_to_date_or_attack(source, train, Split::Train, attack, common)
+                .with_context(|| format!("{} on {source}", attack.label()))?;
+            sources.push(common.attack_source(&dir)?);
+            let (_, tensors) =
+                files::load(&dir).with_context(|| format!("reading {}", dir.display()))?;
+            sets.push(
+                ExampleSet::from_attack(source, &tensors, bounds)
+                    .with_context(|| format!("the examples in {}", dir.display()))?,
+            );
+        }
+        let matched_rms = sets[0].mean_distortion();
+        let others: Vec<&AnyModel> = models
+            .iter()
+            .filter(|(id, _, _)| id != source)
+            .map(|(_, m, _)| m)
+            .collect();
+        let mean_error = |set: &ExampleSet| {
+            others
+                .iter()
+                .map(|m| error_on(*m, set, &device))
+                .sum::<f64>()
+                / others.len() as f64
+        };
+        let mut cells = Vec::new();
+        for (attack, set) in attacks.iter().zip(&sets) {
+            let matched = if set.is_empty() || matched_rms.is_nan() || matched_rms <= 0.0 {
+                f64::NAN
+            } else {
+                mean_error(&set.amplified(matched_rms)?)
+            };
+            cells.push(AttackTransferCell {
+                attack: attack.label(),
+                examples: set.len(),
+                distortion: set.mean_distortion(),
+                transfer: mean_error(set),
+                matched_transfer: matched,
+            });
+        }
+        rows.push(AttackTransferRow {
+            source: source.clone(),
+            matched_rms,
+            cells,
+        });
+    }
+    let tables = common.out.join("tables");
+    let json = tables.join("attack_transfer.json");
+    write_atomic(&json, &serde_json::to_vec_pretty(&rows)?)
+        .with_context(|| format!("writing {}", json.display()))?;
+    let mut csv =
+        String::from("source,matched_rms,attack,examples,distortion,transfer,matched_transfer\n");
+    for r in &rows {
+        for c in &r.cells {
+            csv += &format!(
+                "{},{},{},{},{},{},{}\n",
+                r.source,
+                r.matched_rms,
+                c.attack,
+                c.examples,
+                c.distortion,
+                c.transfer,
+                c.matched_transfer
+            );
+        }
+    }
+    let path = tables.join("attack_transfer.csv");
+    write_atomic(&path, csv.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    common.record(&[json, path], &sources)?;
+    Ok(rows)
 }
 
 /// The inputs of the transfer tables: every model of the plan, each seed, and the attacks
@@ -507,4 +645,84 @@ pub fn write_transfer_outputs(
     write("table3.json", &serde_json::to_vec_pretty(&r.table3)?)?;
     write("transfer.json", &serde_json::to_vec_pretty(r)?)?;
     Ok(written.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{common, save_random_softmax_as};
+    use blindspot_data::splits::ImageShape;
+    use burn::tensor::{Tensor, TensorData};
+
+    #[test]
+    fn each_attack_transfers_to_the_other_models_as_an_independent_count_says() {
+        let out = tempfile::tempdir().unwrap();
+        let common = common(out.path());
+        for id in ["a", "b"] {
+            save_random_softmax_as(out.path(), id);
+        }
+        let n = 12;
+        let pixels: Vec<f32> = (0..n * 784)
+            .map(|i| ((i * 7_919) % 101) as f32 / 100.0)
+            .collect();
+        let labels = (0..n as u32).map(|i| i % 10).collect();
+        let train = Dataset::new(pixels, labels, ImageShape::MNIST).unwrap();
+        let plan = TransferPlan {
+            table2_models: vec!["a".into(), "b".into()],
+            table4_models: Vec::new(),
+            train_images: n,
+            test_images: 0,
+            seeds: 1,
+            seed: 0,
+            half_subset: None,
+            attack: AnyAttack::lbfgs(Goal::Untargeted),
+        };
+        let rows = attack_transfer(&plan, &train, &common).unwrap();
+        assert_eq!(rows.len(), 2);
+        let made: usize = rows.iter().flat_map(|r| &r.cells).map(|c| c.examples).sum();
+        assert!(made > 0, "no attack made an example: {rows:?}");
+        let device = Device::flex();
+        for row in &rows {
+            let other = if row.source == "a" { "b" } else { "a" };
+            let (model, _) = checkpoint::load(&common.model_dir(other), &device).unwrap();
+            assert_eq!(row.cells.len(), 4);
+            assert_eq!(row.cells[0].attack, "L-BFGS");
+            assert!((row.matched_rms - row.cells[0].distortion).abs() < 1e-12);
+            for (attack, cell) in comparison_attacks(0).iter().zip(&row.cells) {
+                // The other model's error on the source's successful perturbed examples,
+                // counted here image by image.
+                let dir = attack_dir(&common.out, &row.source, Split::Train, attack);
+                let (_, t) = files::load(&dir).unwrap();
+                let (mut wrong, mut examples) = (0, 0);
+                for i in 0..n {
+                    if t["success"].values[i] == 0.0 || t["at_goal"].values[i] == 1.0 {
+                        continue;
+                    }
+                    let x = t["x_adv"].values[i * 784..(i + 1) * 784].to_vec();
+                    let x = Tensor::<2>::from_data(TensorData::new(x, [1, 784]), &device);
+                    let logits: Vec<f32> = model.logits(x).into_data().try_to_vec().unwrap();
+                    let predicted = (0..10)
+                        .max_by(|&p, &q| logits[p].total_cmp(&logits[q]))
+                        .unwrap();
+                    examples += 1;
+                    wrong += usize::from(predicted as f32 != t["label"].values[i]);
+                }
+                assert_eq!(cell.examples, examples, "{} {}", row.source, cell.attack);
+                if examples > 0 {
+                    let expected = wrong as f64 / examples as f64;
+                    assert!(
+                        (cell.transfer - expected).abs() < 1e-9,
+                        "{} {}: {} vs {expected}",
+                        row.source,
+                        cell.attack,
+                        cell.transfer
+                    );
+                }
+            }
+        }
+        let json = out.path().join("tables/attack_transfer.json");
+        let saved: Vec<AttackTransferRow> =
+            serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+        assert_eq!(saved.len(), 2);
+    }
 }
