@@ -490,12 +490,18 @@ pub fn render_attack_transfer_section(rows: &[AttackTransferRow], images: usize)
     for r in rows {
         out += &format!("| {} | {:.4} |", r.source, r.matched_rms);
         for c in &r.cells {
-            out += &format!(
-                " {:.1}% ({:.4}) | **{:.1}%** |",
-                100.0 * c.transfer,
-                c.distortion,
-                100.0 * c.matched_transfer
-            );
+            // An attack that made no example of this model has nothing to transfer.
+            let made = if c.transfer.is_nan() {
+                "– (no examples)".to_string()
+            } else {
+                format!("{:.1}% ({:.4})", 100.0 * c.transfer, c.distortion)
+            };
+            let matched = if c.matched_transfer.is_nan() {
+                "–".to_string()
+            } else {
+                format!("**{:.1}%**", 100.0 * c.matched_transfer)
+            };
+            out += &format!(" {made} | {matched} |");
         }
         out.push('\n');
     }
@@ -532,5 +538,20 @@ mod attack_transfer_tests {
             "{md}"
         );
         assert!(render_attack_transfer_section(&[], 5).contains("No source model"));
+        let none = AttackTransferRow {
+            cells: vec![AttackTransferCell {
+                examples: 0,
+                distortion: f64::NAN,
+                transfer: f64::NAN,
+                matched_transfer: f64::NAN,
+                ..cell("FGSM ε=0.1", 0.0, 0.0)
+            }],
+            ..rows[0].clone()
+        };
+        let md = render_attack_transfer_section(&[none], 100);
+        assert!(
+            md.contains("| – (no examples) | – |") && !md.contains("NaN"),
+            "{md}"
+        );
     }
 }
