@@ -244,7 +244,7 @@ fn invalid_cw_settings_are_refused_by_field() {
             ),
         }
     }
-    assert!(CwConfig::default().validate().is_ok());
+    CwConfig::default().validate().unwrap();
     assert!(matches!(
         CwAttack::default().run(&model, upload(&x, &device), &labels[..1], &mut Quiet),
         Err(AttackError::Shape { what: "labels", .. })

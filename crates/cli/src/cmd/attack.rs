@@ -436,7 +436,11 @@ mod tests {
         let invalid = parse(&["--attack", "pgd", "--epsilon=-1"]).method();
         assert!(format!("{:#}", invalid.unwrap_err()).contains("epsilon"));
         use clap::Parser;
-        assert!(Cli::try_parse_from(["b", "--model", "m", "--attack", "cw7"]).is_err());
+        let unknown = Cli::try_parse_from(["b", "--model", "m", "--attack", "cw7"]);
+        assert_eq!(
+            unknown.map(|_| ()).unwrap_err().kind(),
+            clap::error::ErrorKind::InvalidValue
+        );
         let cw = parse(&[
             "--attack",
             "cw",

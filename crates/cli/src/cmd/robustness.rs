@@ -588,10 +588,18 @@ mod tests {
     fn an_attack_that_cannot_work_in_the_norm_is_refused() {
         let err = NormPlan::new(Norm::Linf, Some(vec!["ddn".into()]), None, 0).unwrap_err();
         assert_eq!(err.to_string(), "DDN works in l2 only, not linf");
-        assert!(NormPlan::new(Norm::L2, Some(vec!["fgsm".into()]), None, 0).is_err());
-        assert!(NormPlan::new(Norm::L2, None, Some(vec![0.0]), 0).is_err());
-        assert!(NormPlan::new(Norm::L2, None, Some(vec![1.0, 0.5]), 0).is_err());
-        assert!(NormPlan::new(Norm::L2, Some(vec!["nope".into()]), None, 0).is_err());
+        let message = |attacks: Option<Vec<String>>, epsilons: Option<Vec<f64>>| {
+            NormPlan::new(Norm::L2, attacks, epsilons, 0)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            message(Some(vec!["fgsm".into()]), None),
+            "FGSM ε=0.1 works in linf only, not l2"
+        );
+        assert!(message(None, Some(vec![0.0])).contains("not all 0, got [0.0]"));
+        assert!(message(None, Some(vec![1.0, 0.5])).contains("increasing"));
+        assert!(message(Some(vec!["nope".into()]), None).starts_with("unknown attack `nope`"));
         let linf = NormPlan::new(Norm::Linf, None, None, 0).unwrap();
         assert!(linf.attacks.iter().all(|a| match a.kind() {
             Kind::MinimumNorm(n) | Kind::Bounded { norm: n, .. } => n == Norm::Linf,
