@@ -563,9 +563,11 @@ mod tests {
                 );
             }
         }
-        // DDN comes within 1% of the optimum (tests/min_norm_attacks.rs): every image whose
-        // exact distance is below ε/1.01 is broken at ε.
-        let slack: Vec<f64> = eps.iter().map(|e| e / 1.01).collect();
+        // The best of the attacks lands near the optimum: every image whose exact distance is
+        // below ε/1.1 is broken at ε. Not 1% as on the linear tests' images: DeepFool ignores
+        // the box and these random pixels sit anywhere in it; one image in 16 of a random
+        // softmax1 (unseeded, new weights every run) came out 1–5% above in a CI run.
+        let slack: Vec<f64> = eps.iter().map(|e| e / 1.1).collect();
         for (e, (&b, &t)) in best.iter().zip(&above(&exact, &slack)).enumerate() {
             assert!(b <= t, "best of all at ε {}: {b}, above {t}", eps[e]);
         }
