@@ -15,7 +15,7 @@ pub struct RobustnessRow {
     pub accuracy: Vec<f64>,
     /// Minimum-norm attacks: the median distance found over the images it broke (NaN if
     /// none, or for other kinds).
-    #[serde(with = "nan_as_null")]
+    #[serde(with = "crate::nan_as_null")]
     pub median_distance: f64,
     /// Seconds the attack took (all its runs; 0 when reused).
     pub seconds: f64,
@@ -48,22 +48,6 @@ pub struct Curve {
     pub points: Vec<(f64, f64)>,
     /// Drawn as markers (runs at single ε) rather than a line.
     pub markers: bool,
-}
-
-mod nan_as_null {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
-        if value.is_nan() {
-            serializer.serialize_none()
-        } else {
-            serializer.serialize_f64(*value)
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
-        Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
-    }
 }
 
 fn norm_name(norm: &str) -> &str {
