@@ -89,7 +89,7 @@ pub fn load_module_file(
         AnyModel::Conv(m) => apply(m, path, layout)?,
         AnyModel::Autoencoder(m) => apply(m, path, layout)?,
     };
-    check(&result, path, architecture)?;
+    check_applied(&result, path, architecture.kind(), str::to_owned)?;
     Ok((model, layout))
 }
 
@@ -111,7 +111,15 @@ fn apply<M: ModuleSnapshot>(module: &mut M, path: &Path, layout: Layout) -> Resu
         })
 }
 
-fn check(result: &ApplyResult, path: &Path, architecture: &Architecture) -> Result<()> {
+/// The first problem of a load by burn-store as an error: a tensor of another shape, then the
+/// first missing and the first unexpected tensor (by name, each shown as `name_in_file` gives
+/// it), none if every parameter was filled and no tensor was left over.
+pub(crate) fn check_applied(
+    result: &ApplyResult,
+    path: &Path,
+    model: &str,
+    name_in_file: impl Fn(&str) -> String,
+) -> Result<()> {
     if let Some(e) = result.errors.first() {
         return Err(match e {
             ApplyError::ShapeMismatch {
@@ -120,7 +128,7 @@ fn check(result: &ApplyResult, path: &Path, architecture: &Architecture) -> Resu
                 found,
             } => ModelError::TensorMismatch {
                 path: path.to_owned(),
-                name: name.clone(),
+                name: name_in_file(name),
                 expected: expected.to_vec(),
                 found: found.to_vec(),
                 dtype: "F32".into(),
@@ -134,14 +142,14 @@ fn check(result: &ApplyResult, path: &Path, architecture: &Architecture) -> Resu
     if let Some((name, _)) = result.missing.iter().min() {
         return Err(ModelError::MissingTensor {
             path: path.to_owned(),
-            name: name.clone(),
+            name: name_in_file(name),
         });
     }
     if let Some(name) = result.unused.iter().min() {
         return Err(ModelError::UnexpectedTensor {
             path: path.to_owned(),
-            name: name.clone(),
-            model: architecture.kind().into(),
+            name: name_in_file(name),
+            model: model.into(),
         });
     }
     Ok(())

@@ -1,7 +1,5 @@
 //! The crate's error type.
 
-use std::path::PathBuf;
-
 /// Everything that can go wrong while computing frame bounds or certificates.
 #[derive(Debug, thiserror::Error)]
 pub enum SpectralError {
@@ -19,30 +17,6 @@ pub enum SpectralError {
         layer: String,
         /// What is not covered.
         reason: String,
-    },
-    /// A weight file could not be read.
-    #[error("reading {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// A weight file is not the expected format or lacks a tensor.
-    #[error("{path}: {reason}")]
-    Format {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// An AlexNet checkpoint whose layer shapes match neither known variant.
-    #[error(
-        "unsupported AlexNet variant: conv filters {filters:?} (expected the paper's [96, 256, 384, 384, 256] or torchvision's [64, 192, 384, 256, 256])"
-    )]
-    UnknownAlexNet {
-        /// The filters found in the checkpoint.
-        filters: Vec<usize>,
     },
     /// An attack's perturbation shorter than the certified radius of its image: the
     /// certificate says no perturbation that short changes the class, so the bound or the

@@ -14,8 +14,8 @@
 //! - [`builder`]: [`ChainBuilder`], listing a network's layers while following its shapes.
 //! - [`chain`]: [`LayerChain`], the trait through which any network lists its layers, and
 //!   [`lipschitz_bound`].
-//! - [`mnist`], [`alexnet`]: the project's models as chains; AlexNet also from a
-//!   torchvision-named safetensors checkpoint.
+//! - [`mnist`], [`alexnet`]: the project's models as chains (AlexNet in the paper's layout or
+//!   torchvision's, initialised or loaded from torchvision's weights).
 //! - [`mod@certify`]: radius `margin / (√2·L)` below which no perturbation changes the class,
 //!   and an attack's examples held against it.
 #![warn(missing_docs)]

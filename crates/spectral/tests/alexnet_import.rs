@@ -1,13 +1,14 @@
-//! Reading AlexNet checkpoints with torchvision's tensor names: both variants are recognised
-//! from the conv shapes, the values arrive unchanged, and an unknown variant is refused.
+//! AlexNet's layer chain for Table 5 from checkpoints with torchvision's tensor names (loaded by
+//! `blindspot_models::alexnet::load_torchvision`): the layout is recognised from the conv
+//! shapes, the padding and pools are followed, and the values arrive unchanged.
 
 use std::collections::{BTreeMap, HashMap};
 
-use blindspot_models::alexnet::AlexNetConfig;
+use blindspot_models::alexnet::{AlexNetConfig, AlexNetLayout, load_torchvision};
 use blindspot_models::checkpoint::{NamedTensor, encode_safetensors};
 use blindspot_spectral::SpectralError;
-use blindspot_spectral::alexnet::{AlexNetVariant, alexnet_chain, read_torchvision_safetensors};
-use blindspot_spectral::layers::LayerKind;
+use blindspot_spectral::alexnet::alexnet_chain;
+use blindspot_spectral::layers::{HostLayer, LayerKind};
 use blindspot_spectral::{ConvGeometry, LayerChain, lipschitz_bound};
 use blindspot_testing::Lcg;
 
@@ -45,6 +46,13 @@ fn checkpoint(filters: [usize; 5]) -> BTreeMap<String, NamedTensor> {
                 values: rng.vec(rows * cols, -1.0, 1.0),
             },
         );
+        t.insert(
+            format!("classifier.{idx}.bias"),
+            NamedTensor {
+                shape: vec![rows],
+                values: vec![0.0; rows],
+            },
+        );
     }
     t
 }
@@ -56,12 +64,18 @@ fn write(t: &BTreeMap<String, NamedTensor>) -> (tempfile::TempDir, std::path::Pa
     (dir, path)
 }
 
+fn load(path: &std::path::Path) -> (AlexNetConfig, Vec<HostLayer>) {
+    let (config, net) = load_torchvision(path, &burn::prelude::Device::flex()).unwrap();
+    let layers = alexnet_chain(&net, config.input_side).unwrap();
+    (config, layers)
+}
+
 #[test]
 fn torchvision_checkpoint_is_read_with_its_shapes_and_values() {
     let t = checkpoint([64, 192, 384, 256, 256]);
     let (_dir, path) = write(&t);
-    let (variant, layers) = read_torchvision_safetensors(&path).unwrap();
-    assert_eq!(variant, AlexNetVariant::Torchvision);
+    let (config, layers) = load(&path);
+    assert_eq!(config.layout, AlexNetLayout::Torchvision);
     assert_eq!(layers.len(), 8);
     // conv1 sees 224 + 2·2 = 228 (stride 4), conv2 27 + 2·2 = 31, conv3–5 13 + 2 = 15.
     assert_eq!(
@@ -100,10 +114,10 @@ fn torchvision_checkpoint_is_read_with_its_shapes_and_values() {
 }
 
 #[test]
-fn paper_variant_is_recognised_and_unknown_variants_refused() {
+fn paper_layout_and_other_widths_are_chained() {
     let (_d1, paper) = write(&checkpoint([96, 256, 384, 384, 256]));
-    let (variant, layers) = read_torchvision_safetensors(&paper).unwrap();
-    assert_eq!(variant, AlexNetVariant::Paper);
+    let (config, layers) = load(&paper);
+    assert_eq!(config.layout, AlexNetLayout::Paper);
     assert_eq!(
         layers[0].kind,
         LayerKind::Conv {
@@ -119,48 +133,26 @@ fn paper_variant_is_recognised_and_unknown_variants_refused() {
         .map(|l| l.bound(&|_, _| {}).unwrap().bounds.upper)
         .product();
     assert!((lipschitz_bound(&fc).unwrap() - direct).abs() <= 1e-12 * direct);
-    let (_d2, odd) = write(&checkpoint([8, 16, 16, 16, 8]));
-    match read_torchvision_safetensors(&odd) {
-        Err(SpectralError::UnknownAlexNet { filters }) => {
-            assert_eq!(filters, vec![8, 16, 16, 16, 8])
-        }
-        other => panic!("expected UnknownAlexNet, got {other:?}"),
-    }
-    // FC1 must read the 9216 pooled features.
-    let mut narrow = checkpoint([64, 192, 384, 256, 256]);
-    narrow.insert(
+    // Other widths are torchvision's layout; FC1 then reads conv5's 8·6·6 features.
+    let mut odd = checkpoint([8, 16, 16, 16, 8]);
+    odd.insert(
         "classifier.1.weight".into(),
         NamedTensor {
-            shape: vec![8, 12],
-            values: vec![0.0; 96],
+            shape: vec![8, 8 * 36],
+            values: vec![0.5; 8 * 8 * 36],
         },
     );
-    let (_d4, narrow) = write(&narrow);
-    assert!(matches!(
-        read_torchvision_safetensors(&narrow),
-        Err(SpectralError::Format { .. })
-    ));
-    let mut missing = checkpoint([64, 192, 384, 256, 256]);
-    missing.remove("classifier.4.weight");
-    let (_d3, missing) = write(&missing);
-    assert!(matches!(
-        read_torchvision_safetensors(&missing),
-        Err(SpectralError::Format { .. })
-    ));
-}
-
-#[test]
-fn a_torch_save_file_is_refused_with_the_conversion_recipe() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("alexnet.pth");
-    // The first bytes of a zip archive, as torch.save writes since PyTorch 1.6.
-    std::fs::write(&path, b"PK\x03\x04\x00\x00\x08\x00archive/data.pkl").unwrap();
-    match read_torchvision_safetensors(&path) {
-        Err(SpectralError::Format { reason, .. }) => {
-            assert!(reason.contains("save_file"), "{reason}")
+    let (_d2, odd) = write(&odd);
+    let (config, layers) = load(&odd);
+    assert_eq!(config.layout, AlexNetLayout::Torchvision);
+    assert_eq!(
+        layers[4].kind,
+        LayerKind::Conv {
+            shape: [8, 16, 3, 3],
+            geometry: ConvGeometry::padded(13, 1, 1),
         }
-        other => panic!("expected a Format error, got {other:?}"),
-    }
+    );
+    assert_eq!(layers[5].kind, LayerKind::Fc { rows: 8, cols: 288 });
 }
 
 #[test]
@@ -203,4 +195,21 @@ fn burn_alexnet_chain_follows_its_padding_and_pools() {
             cols: 5 * 64
         }
     );
+    // torchvision's average pool is the identity only on the 6 × 6 map of a 224 input.
+    let torchvision = AlexNetConfig::torchvision()
+        .with_filters([4, 6, 6, 6, 5])
+        .with_hidden([8, 8])
+        .with_classes(3);
+    let net = torchvision.clone().init(&device).unwrap();
+    assert_eq!(
+        net.layer_chain().unwrap()[5].kind,
+        LayerKind::Fc { rows: 8, cols: 180 }
+    );
+    let big = torchvision.with_input_side(320).init(&device).unwrap();
+    match alexnet_chain(&big, 320) {
+        Err(SpectralError::Shape(message)) => {
+            assert!(message.contains("average pool"), "{message}")
+        }
+        other => panic!("expected the average pool on a 9 × 9 map to be refused, got {other:?}"),
+    }
 }

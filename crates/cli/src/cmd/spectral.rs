@@ -2,8 +2,8 @@
 //! per-example certified L2 radius `margin/(√2·L)` beside the attack's distortion.
 //!
 //! - `--alexnet [--weights FILE]`: AlexNet's eight layers from the initialisation (labelled as
-//!   such) or from a torchvision-named safetensors checkpoint (see `blindspot_spectral::alexnet`
-//!   for converting a `torch.save` file).
+//!   such) or from a torchvision-named safetensors checkpoint, in torchvision's layout or the
+//!   paper's (see `blindspot_models::alexnet` for converting a `torch.save` file).
 //! - `--model ID | --model-file DIR`: one MNIST model's layers, its Lipschitz bound and, when
 //!   `<out>/attacks/<ID>/<attack>/adversarial.safetensors` exists, the certificate sandwich.
 //!
@@ -16,12 +16,12 @@ use std::time::Instant;
 
 use anyhow::Context;
 use blindspot_data::write_atomic;
-use blindspot_models::alexnet::AlexNetConfig;
+use blindspot_models::alexnet::{AlexNetConfig, load_torchvision};
 use blindspot_models::{Classifier, checkpoint};
 use blindspot_report::{
     CertificateRow, PaperTables, SpectralLayerRow, SpectralResults, render_spectral_section,
 };
-use blindspot_spectral::alexnet::{alexnet_chain, read_torchvision_safetensors};
+use blindspot_spectral::alexnet::alexnet_chain;
 use blindspot_spectral::{
     BOUNDS_VERSION, HostLayer, LayerBound, LayerChain, bound_product, certify_with,
 };
@@ -43,7 +43,8 @@ pub struct SpectralArgs {
     /// AlexNet's Table 5 instead of an MNIST model.
     #[arg(long)]
     pub alexnet: bool,
-    /// AlexNet weights: a safetensors file with torchvision's names; default: initialisation.
+    /// AlexNet weights: a safetensors file with torchvision's names (`features.0.weight`, …,
+    /// `classifier.6.bias`), any widths; default: the paper's layout, initialised.
     #[arg(long, requires = "alexnet")]
     pub weights: Option<PathBuf>,
     /// Attack run under `<out>/attacks/<model>/` to compare the certificate against.
@@ -249,9 +250,19 @@ fn alexnet_rows(
 ) -> anyhow::Result<(String, Vec<SpectralLayerRow>)> {
     let (origin, layers) = match weights {
         Some(path) => {
-            let (variant, layers) = read_torchvision_safetensors(path)
+            let (config, net) = load_torchvision(path, device)
                 .with_context(|| format!("reading AlexNet weights {}", path.display()))?;
-            (format!("{} ({variant:?} shapes)", path.display()), layers)
+            (
+                format!(
+                    "{} ({} layout, filters {:?}, {} × {} input)",
+                    path.display(),
+                    config.layout,
+                    config.filters,
+                    config.input_side,
+                    config.input_side
+                ),
+                alexnet_chain(&net, config.input_side)?,
+            )
         }
         None => {
             // Seeded, so that a rerun (a resumed `reproduce`) gives the same Table 5.
