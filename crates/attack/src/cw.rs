@@ -57,13 +57,9 @@ use crate::eps;
 use crate::error::{AttackError, Result};
 use crate::goal::{Goal, Problem};
 use crate::host;
-use crate::loss::one_hot;
+use crate::loss::{MIN_LEAD, lead, one_hot};
 use blindspot_models::Classifier;
 
-/// Subtracted from the goal's logit to leave it out of the best other class.
-const MASKED: f32 = 1e9;
-/// The smallest logit lead a kept point must have (see the module documentation).
-const MIN_LEAD: f32 = 1e-3;
 /// `tanh(w₀)` stays within `±(1 − EDGE)`, so that `atanh` is finite.
 const EDGE: f32 = 1e-6;
 /// The initial upper bound of the search over `c` ("none found yet").
@@ -305,9 +301,7 @@ impl CwAttack {
                         .add_scalar(bounds.lo);
                     let d2 = (xa.clone() - x0.clone()).square().sum_dim(1);
                     let z = model.logits(xa.clone());
-                    let own = (z.clone() * goal.clone()).sum_dim(1);
-                    let other = (z - goal.clone() * MASKED).max_dim(1);
-                    let lead = if targeted { own - other } else { other - own };
+                    let lead = lead(z, goal.clone(), targeted);
                     let f = lead.clone().neg().clamp_min(-kappa);
                     let objective = d2.clone() + f * c.clone();
                     let grads = objective.clone().sum().backward();

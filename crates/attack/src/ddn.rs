@@ -3,7 +3,9 @@
 //! separate rule, clipped to the box.
 //!
 //! Per problem, with `δ = 0` and `ε = init_norm`, `steps` times (step `i` of `S`):
-//! 1. at `x′ = x + δ`, if the goal is reached and `‖δ‖₂` is below the best so far, `x′` is kept;
+//! 1. at `x′ = x + δ`, the goal counts as reached when it leads by `1e-3` logits (on the
+//!    boundary itself another implementation's rounding can flip the class); if it is reached
+//!    and `‖δ‖₂` is below the best so far, `x′` is kept;
 //! 2. `δ ← δ − αᵢ·g/‖g‖₂`, `g` the input gradient of the cross-entropy of the target
 //!    (targeted) or of minus the cross-entropy of the true class (untargeted), with the cosine
 //!    schedule `αᵢ = α_min + (α − α_min)(1 + cos(πi/S))/2`, `α_min = 0.01` (the reference
@@ -24,7 +26,7 @@ use crate::eps::{self, Norm};
 use crate::error::{AttackError, Result};
 use crate::goal::{Goal, Problem};
 use crate::host;
-use crate::loss::one_hot;
+use crate::loss::{MIN_LEAD, lead, one_hot};
 use blindspot_models::Classifier;
 
 /// The last step size of the cosine schedule (the reference implementation's).
@@ -173,8 +175,7 @@ impl DdnAttack {
             let m = active.len();
             let dim = out.dim;
             let idx = host::indices(&active, &device);
-            let x0 = batch.x0.clone().select(0, idx.clone());
-            let goal_class = batch.goal.clone().select(0, idx.clone());
+            let x0 = batch.x0.clone().select(0, idx);
             let picked: Vec<usize> = active.iter().map(|&i| batch.goal_class[i]).collect();
             let goal = host::matrix(one_hot(&picked, classes), m, classes, &device);
             // The norm of the farthest point of the box, per row.
@@ -194,8 +195,9 @@ impl DdnAttack {
                 let loss = eps::descent_loss(z.clone(), goal.clone(), targeted);
                 let grads = loss.sum().backward();
                 let g = xa.grad(&grads).ok_or(AttackError::NoGradient)?;
-                let same = z.inner().argmax(1).equal(goal_class.clone());
-                let reached = if targeted { same } else { same.bool_not() };
+                // Reached: past the boundary by a margin no rounding undoes, for the norm's
+                // schedule as for the points kept.
+                let reached = lead(z.inner(), goal.clone(), targeted).greater_elem(MIN_LEAD);
                 let length = delta.clone().square().sum_dim(1).sqrt();
                 let better = reached
                     .clone()

@@ -6,8 +6,9 @@
 //! `αᵢ = α_final + (α_init − α_final)·c`, `γᵢ = γ_final + (γ_init − γ_final)·c`):
 //! 1. at `x′ = x + δ`, the margin `m = z_goal − max_{k≠goal} z_k` (the goal is the target, or
 //!    the true class untargeted) and its input gradient `∇m`; `x′` is adversarial when the
-//!    model predicts the target (targeted) or anything but the true class (untargeted); it is
-//!    kept if `‖δ‖` is below the best so far;
+//!    goal leads by `1e-3` logits: the target over every other class (targeted), another class
+//!    over the true one (untargeted) — on the boundary itself another implementation's
+//!    rounding can flip the class; it is kept if `‖δ‖` is below the best so far;
 //! 2. `ε ← min(ε, ‖δ‖)·(1 − γᵢ)` if `x′` is adversarial; else `ε ← ε(1 + γᵢ)` once an
 //!    adversarial point has been seen, and before that
 //!    `ε ← max(ε, ‖δ‖ + |m| / ‖∇m‖_*)(1 + γᵢ)` (from `ε = 0`)
@@ -37,11 +38,8 @@ use crate::eps::{self, Norm};
 use crate::error::{AttackError, Result};
 use crate::goal::{Goal, Problem};
 use crate::host;
-use crate::loss::one_hot;
+use crate::loss::{MIN_LEAD, lead, one_hot};
 use blindspot_models::Classifier;
-
-/// Subtracted from the goal's logit to leave it out of the best other class.
-const MASKED: f32 = 1e9;
 
 /// Settings of [`FmnAttack`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -222,8 +220,7 @@ impl FmnAttack {
             let m = active.len();
             let dim = out.dim;
             let idx = host::indices(&active, &device);
-            let x0 = batch.x0.clone().select(0, idx.clone());
-            let goal_class = batch.goal.clone().select(0, idx);
+            let x0 = batch.x0.clone().select(0, idx);
             let picked: Vec<usize> = active.iter().map(|&i| batch.goal_class[i]).collect();
             let goal = host::matrix(one_hot(&picked, classes), m, classes, &device);
             // The norm of the farthest point of the box, per row.
@@ -241,20 +238,14 @@ impl FmnAttack {
                 let xs = x0.clone() + delta.clone();
                 let xa = xs.clone().autodiff().require_grad();
                 let z = model.logits(xa.clone());
-                let own = (z.clone() * goal.clone()).sum_dim(1);
-                let other = (z.clone() - goal.clone() * MASKED).max_dim(1);
-                let margin = own - other;
-                // The loss descended: −m targeted (raise the target), m untargeted.
-                let loss = if targeted {
-                    margin.clone().neg()
-                } else {
-                    margin.clone()
-                };
-                let grads = loss.sum().backward();
+                let lead = lead(z.clone(), goal.clone(), targeted);
+                // The loss descended raises the lead.
+                let grads = lead.clone().neg().sum().backward();
                 let g = xa.grad(&grads).ok_or(AttackError::NoGradient)?;
-                let margin = margin.inner();
-                let same = z.inner().argmax(1).equal(goal_class.clone());
-                let reached = if targeted { same } else { same.bool_not() };
+                let lead = lead.inner();
+                // Adversarial: past the boundary by a margin no rounding undoes, for the
+                // schedule of ε as for the points kept.
+                let reached = lead.clone().greater_elem(MIN_LEAD);
                 let length = row_norm(delta.clone(), norm);
                 let better = reached
                     .clone()
@@ -262,8 +253,7 @@ impl FmnAttack {
                 kept_norm = kept_norm.mask_where(better.clone(), length.clone());
                 kept = kept.mask_where(better.expand([m, dim]), xs);
                 // The distance to the linearized boundary (infinite where ∇m vanishes).
-                let distance =
-                    margin.clone().abs() / dual_norm(g.clone(), norm).clamp_min(f32::MIN_POSITIVE);
+                let distance = lead.abs() / dual_norm(g.clone(), norm).clamp_min(f32::MIN_POSITIVE);
                 // Before the first adversarial point ε never shrinks: where the box clips the
                 // step, the linearized distance from the clipped point can fall short again
                 // and again (it left 12% of a smoke-trained softmax1's images unbroken).

@@ -9,6 +9,21 @@ use crate::error::{AttackError, Result};
 /// How far a masked logit is pushed down so that it never wins a maximum.
 const MASKED: f32 = 1e9;
 
+/// The logit lead a point must have before a minimum-norm attack (C&W, FMN, DDN) keeps it:
+/// on the decision boundary itself, another implementation's summation order (PyTorch's, a
+/// GPU's) can put the argmax on either side. `1e-3` logits is the margin
+/// [`crate::AttackConfig::success_margin`] uses; it costs about `1e-3 / ‖∇(Z_t − Z_k)‖` in L2.
+pub(crate) const MIN_LEAD: f32 = 1e-3;
+
+/// How far each row is past its decision boundary towards the goal, `[n, 1]`: targeted
+/// `z_t − max_{k≠t} z_k`, untargeted `max_{k≠y} z_k − z_y`, with `goal` the one-hot of `t` or
+/// `y`. Positive exactly where the goal is reached.
+pub(crate) fn lead(logits: Tensor<2>, goal: Tensor<2>, targeted: bool) -> Tensor<2> {
+    let own = (logits.clone() * goal.clone()).sum_dim(1);
+    let other = (logits - goal * MASKED).max_dim(1);
+    if targeted { own - other } else { other - own }
+}
+
 /// The loss a targeted attack minimizes to reach its class `t`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
