@@ -915,5 +915,101 @@ where
     Ok(area.get_base_pixel().1)
 }
 
+/// An image with the lines of text printed under it, one cell of a [`captioned_grid`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Captioned {
+    /// The image (grey or RGB), drawn at its size.
+    pub image: Raster,
+    /// Lines under it (shortened with `…` when wider than the image).
+    pub caption: Vec<String>,
+}
+
+/// Height of one caption line, in pixels.
+const CAPTION_LINE: u32 = 16;
+/// Font size of captions.
+const CAPTION_FONT: f64 = 13.0;
+/// Pixels between cells and around the grid.
+const CELL_GAP: u32 = 8;
+/// Height of the title line.
+const TITLE_LINE: u32 = 26;
+
+/// A grid of images, each with its caption below (Figure 5 on photos: original, difference,
+/// adversarial, each under its class and probability): `rows[r][c]` in row `r`, column `c`,
+/// every cell as wide as the widest image, rows as tall as their tallest image plus the most
+/// caption lines of the grid, and `title`, if any, above. Grey images are drawn grey.
+///
+/// # Errors
+/// [`PlotError::Empty`] without a cell, [`PlotError::Size`] if the grid would leave
+/// `MIN_SIZE..=MAX_SIZE` (a small grid is padded up to `MIN_SIZE`).
+pub fn captioned_grid(rows: &[Vec<Captioned>], title: Option<&str>) -> Result<Raster, PlotError> {
+    let cells = rows.iter().flatten();
+    let cell_w = cells
+        .clone()
+        .map(|c| c.image.width())
+        .max()
+        .ok_or_else(|| PlotError::Empty("a captioned grid needs at least one image".into()))?;
+    let lines = cells
+        .clone()
+        .map(|c| c.caption.len() as u32)
+        .max()
+        .unwrap_or(0);
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0) as u32;
+    let row_h: Vec<u32> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| c.image.height()).max().unwrap_or(0) + lines * CAPTION_LINE)
+        .collect();
+    let top = CELL_GAP + if title.is_some() { TITLE_LINE } else { 0 };
+    let width = (columns * (cell_w + CELL_GAP) + CELL_GAP).max(MIN_SIZE);
+    let height = (top + row_h.iter().map(|h| h + CELL_GAP).sum::<u32>()).max(MIN_SIZE);
+    // Characters that fit a cell's width at the caption font (DejaVu Sans averages ~7 px).
+    let fits = (cell_w / 7).max(4) as usize;
+    render((width, height), |root| {
+        if let Some(title) = title {
+            let style = (FONT, 16.0).into_font().color(&BLACK);
+            root.draw_text(title, &style, (CELL_GAP as i32, (CELL_GAP + 4) as i32))
+                .map_err(draw_err)?;
+        }
+        let text = (FONT, CAPTION_FONT)
+            .into_font()
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Center, VPos::Top));
+        let mut y0 = top;
+        for (row, h) in rows.iter().zip(&row_h) {
+            let image_h = h - lines * CAPTION_LINE;
+            for (c, cell) in row.iter().enumerate() {
+                let x0 = CELL_GAP + c as u32 * (cell_w + CELL_GAP);
+                let image = &cell.image;
+                for y in 0..image.height() {
+                    for x in 0..image.width() {
+                        let px = image.get(x, y);
+                        let colour = match px {
+                            [g] => RGBColor(*g, *g, *g),
+                            _ => RGBColor(px[0], px[1], px[2]),
+                        };
+                        root.draw_pixel(((x0 + x) as i32, (y0 + y) as i32), &colour)
+                            .map_err(draw_err)?;
+                    }
+                }
+                for (l, line) in cell.caption.iter().enumerate() {
+                    let shown = if line.chars().count() > fits {
+                        let mut s: String = line.chars().take(fits - 1).collect();
+                        s.push('…');
+                        s
+                    } else {
+                        line.clone()
+                    };
+                    let at = (
+                        (x0 + cell_w / 2) as i32,
+                        (y0 + image_h + l as u32 * CAPTION_LINE + 2) as i32,
+                    );
+                    root.draw_text(&shown, &text, at).map_err(draw_err)?;
+                }
+            }
+            y0 += h + CELL_GAP;
+        }
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests;

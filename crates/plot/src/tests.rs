@@ -389,3 +389,48 @@ fn log_x_chart_draws_and_refuses_only_non_positive_x() {
         Err(PlotError::Empty(_))
     ));
 }
+
+#[test]
+fn captioned_grid_places_every_image_at_its_cell_with_text_below() {
+    let red = Raster::from_pixels(30, 20, 3, [200u8, 10, 10].repeat(600)).unwrap();
+    let grey = Raster::filled(40, 25, 1, 90);
+    let cell = |image: &Raster, text: &str| Captioned {
+        image: image.clone(),
+        caption: vec![text.into(), "p = 0.97".into()],
+    };
+    let rows = vec![
+        vec![cell(&red, "ostrich"), cell(&grey, "difference ×10")],
+        vec![cell(&grey, "a very long class name that cannot fit")],
+    ];
+    let out = captioned_grid(&rows, Some("Figure 5")).unwrap();
+    // Two columns of the widest image (40) with gaps; rows of the tallest image plus two
+    // caption lines, under the title; padded up to the smallest size.
+    let width = (2 * (40 + CELL_GAP) + CELL_GAP).max(MIN_SIZE);
+    let top = CELL_GAP + TITLE_LINE;
+    let row_h = |image_h: u32| image_h + 2 * CAPTION_LINE;
+    let height = top + row_h(25) + CELL_GAP + row_h(25) + CELL_GAP;
+    assert_eq!((out.width(), out.height()), (width, height.max(MIN_SIZE)));
+    let at = |x: u32, y: u32| out.get(x, y).to_vec();
+    // Every pixel of the first image, and the grey one beside it, drawn as given.
+    for y in 0..20 {
+        for x in 0..30 {
+            assert_eq!(at(CELL_GAP + x, top + y), [200, 10, 10]);
+        }
+    }
+    assert_eq!(at(2 * CELL_GAP + 40 + 39, top + 24), [90, 90, 90]);
+    let second_row = top + row_h(25) + CELL_GAP;
+    assert_eq!(at(CELL_GAP, second_row), [90, 90, 90]);
+    // Text below the first image: dark pixels in its caption band, none in the gap above.
+    let dark_in = |x0: u32, y0: u32, w: u32, h: u32| {
+        (y0..y0 + h)
+            .flat_map(|y| (x0..x0 + w).map(move |x| (x, y)))
+            .filter(|&(x, y)| at(x, y).iter().all(|&v| v < 100))
+            .count()
+    };
+    assert!(dark_in(CELL_GAP, top + 25, 40, 2 * CAPTION_LINE) > 20);
+    assert_eq!(dark_in(CELL_GAP, top + 20, 30, 5), 0);
+    assert!(matches!(
+        captioned_grid(&[], None),
+        Err(PlotError::Empty(_))
+    ));
+}

@@ -1,0 +1,28 @@
+//! Photos for ImageNet classifiers, the input side of the paper's AlexNet experiments
+//! (Figure 5, Figures 3–4): read a JPEG or PNG of any size (RGB, grey, with or without alpha),
+//! bring it to the network's input as torchvision's standard evaluation transform does
+//! (`Resize(256)`, `CenterCrop(224)`, `ToTensor`), write 8-bit PNGs back, and name classes.
+//!
+//! - [`photo`]: [`Photo`] (8-bit RGB), decoding ([`Photo::read`], [`read_folder`]) and
+//!   [`Photo::encode_png`];
+//! - [`resize`]: [`Preprocess`], the resize of the shorter side with PIL's antialiased
+//!   bilinear filter and the centre crop, giving channel-major pixels in `[0, 1]`;
+//! - [`classes`]: the 1,000 class names (torchvision's order) and targets by name or id;
+//! - [`quantize`]: pixels rounded to 8 bits, as a PNG stores them.
+//!
+//! The normalization (ImageNet's mean and standard deviation) is not done here: it lives
+//! inside the model wrapper (`blindspot_models::ImageClassifier`), so that attacks and their
+//! distortions stay in pixel space.
+#![warn(missing_docs)]
+
+pub mod classes;
+pub mod error;
+pub mod photo;
+pub mod quantize;
+pub mod resize;
+
+pub use classes::{CLASS_COUNT, class_name, parse_class};
+pub use error::{ImagenetError, Result};
+pub use photo::{Photo, read_folder};
+pub use quantize::{quantize, to_levels};
+pub use resize::Preprocess;
