@@ -50,6 +50,8 @@ enum Command {
     Spectral(cmd::spectral::SpectralArgs),
     /// Accuracy under attack against ε (L2 or L∞), per attack and for the best of all.
     Robustness(cmd::robustness::RobustnessArgs),
+    /// The ImageNet experiments on AlexNet weights and photos: `imagenet attack` (Figure 5).
+    Imagenet(cmd::imagenet::ImagenetArgs),
     /// Run every stage (training and evaluating all models) and write the report.
     Reproduce(cmd::reproduce::ReproduceArgs),
     /// One training handed over by `reproduce --jobs` (a JSON job spec); not for direct use.
@@ -69,6 +71,7 @@ fn main() -> anyhow::Result<()> {
         Command::Units(args) => args.run(),
         Command::Spectral(args) => args.run(),
         Command::Robustness(args) => args.run(),
+        Command::Imagenet(args) => args.run(),
         Command::TrainJob(args) => args.run(),
     }
 }

@@ -70,8 +70,9 @@ fn a_backend_that_was_not_compiled_in_names_its_feature() {
 
 #[test]
 fn help_documents_every_subcommand() {
-    const SUBCOMMANDS: [&str; 10] = [
+    const SUBCOMMANDS: [&str; 11] = [
         "robustness",
+        "imagenet",
         "train",
         "attack",
         "eval",

@@ -41,6 +41,15 @@ pub enum ImagenetError {
     /// Values of the wrong shape or out of range.
     #[error("{0}")]
     Invalid(String),
+    /// The attack failed.
+    #[error(transparent)]
+    Attack(#[from] blindspot_attack::AttackError),
+    /// Loading or running the model failed.
+    #[error(transparent)]
+    Model(#[from] blindspot_models::ModelError),
+    /// A figure could not be drawn or written.
+    #[error("figure: {0}")]
+    Figure(String),
 }
 
 /// The crate's result type.

@@ -8,19 +8,24 @@
 //! - [`resize`]: [`Preprocess`], the resize of the shorter side with PIL's antialiased
 //!   bilinear filter and the centre crop, giving channel-major pixels in `[0, 1]`;
 //! - [`classes`]: the 1,000 class names (torchvision's order) and targets by name or id;
-//! - [`quantize`]: pixels rounded to 8 bits, as a PNG stores them.
+//! - [`quantize`]: pixels rounded to 8 bits, as a PNG stores them;
+//! - [`adversarial`]: Figure 5 on photos — [`attack_photos`] attacks them toward a class or
+//!   away from their own and keeps only examples that still fool the network once rounded to
+//!   8 bits; [`figure5`] draws them with their classes.
 //!
 //! The normalization (ImageNet's mean and standard deviation) is not done here: it lives
 //! inside the model wrapper (`blindspot_models::ImageClassifier`), so that attacks and their
 //! distortions stay in pixel space.
 #![warn(missing_docs)]
 
+pub mod adversarial;
 pub mod classes;
 pub mod error;
 pub mod photo;
 pub mod quantize;
 pub mod resize;
 
+pub use adversarial::{PhotoAttack, PhotoExample, Prediction, Rounding, attack_photos, figure5};
 pub use classes::{CLASS_COUNT, class_name, parse_class};
 pub use error::{ImagenetError, Result};
 pub use photo::{Photo, read_folder};

@@ -4,6 +4,7 @@ pub mod adversarial;
 pub mod attack;
 pub mod bench;
 pub mod eval;
+pub mod imagenet;
 pub mod models;
 pub mod reproduce;
 pub mod robustness;
