@@ -74,7 +74,8 @@ pub struct PhotoAttack {
     pub examples: Vec<PhotoExample>,
     /// The photos as attacked `[N, C·H·W]`.
     pub clean: Vec<f32>,
-    /// The 8-bit adversarial images `[N, C·H·W]` (the photos where the attack failed).
+    /// The 8-bit adversarial images `[N, C·H·W]` (where the attack failed, the point it ended
+    /// on, rounded: the photo itself for L-BFGS).
     pub adversarial: Vec<f32>,
     /// The attack's own result (before rounding).
     pub result: AttackResult,
@@ -141,53 +142,9 @@ pub fn attack_photos<M: Classifier + Sync>(
         Some(t) => class == t,
         None => class != labels[i],
     };
-    // Round every example, then lengthen the perturbations rounding broke.
-    let mut adversarial = quantize(&result.x_adv);
-    let mut rounding: Vec<Rounding> = (0..n)
-        .map(|i| {
-            if result.at_goal[i] {
-                Rounding::AlreadyThere
-            } else if result.success[i] {
-                Rounding::Survived
-            } else {
-                Rounding::Failed
-            }
-        })
-        .collect();
-    let mut final_predictions = predict(model, rows(&adversarial, n, dim, &device))?;
-    let mut broken: Vec<usize> = (0..n)
-        .filter(|&i| rounding[i] == Rounding::Survived && !reaches(final_predictions[i].class, i))
-        .collect();
-    for &i in &broken {
-        rounding[i] = Rounding::Failed;
-    }
-    for factor in RESCALES {
-        if broken.is_empty() {
-            break;
-        }
-        let mut trial = Vec::with_capacity(broken.len() * dim);
-        for &i in &broken {
-            let row = i * dim..(i + 1) * dim;
-            let lengthened: Vec<f32> = clean[row.clone()]
-                .iter()
-                .zip(&result.x_adv[row])
-                .map(|(&c, &a)| (c + factor * (a - c)).clamp(0.0, 1.0))
-                .collect();
-            trial.extend(quantize(&lengthened));
-        }
-        let predictions = predict(model, rows(&trial, broken.len(), dim, &device))?;
-        let mut still = Vec::new();
-        for (j, &i) in broken.iter().enumerate() {
-            if reaches(predictions[j].class, i) {
-                adversarial[i * dim..(i + 1) * dim].copy_from_slice(&trial[j * dim..(j + 1) * dim]);
-                final_predictions[i] = predictions[j];
-                rounding[i] = Rounding::Rescaled { factor };
-            } else {
-                still.push(i);
-            }
-        }
-        broken = still;
-    }
+    let settled = to_8_bits(model, &clean, &result, reaches, &device)?;
+    let (adversarial, rounding, final_predictions) =
+        (settled.images, settled.rounding, settled.predictions);
     let examples = (0..n)
         .map(|i| {
             let row = i * dim..(i + 1) * dim;
@@ -216,6 +173,78 @@ pub fn attack_photos<M: Classifier + Sync>(
         clean,
         adversarial,
         result,
+    })
+}
+
+/// The examples as 8-bit images, what rounding did to each, and the network's class for them.
+struct Settled {
+    images: Vec<f32>,
+    rounding: Vec<Rounding>,
+    predictions: Vec<Prediction>,
+}
+
+/// Rounds every example of `result` to 8 bits and re-classifies it; where rounding broke an
+/// example the attack made, lengthens its perturbation from `clean` by each of [`RESCALES`] in
+/// turn, keeping the first whose 8-bit image `reaches(class, i)`. Images are classified on
+/// `device`, the model's.
+fn to_8_bits<M: Classifier>(
+    model: &M,
+    clean: &[f32],
+    result: &AttackResult,
+    reaches: impl Fn(usize, usize) -> bool,
+    device: &Device,
+) -> Result<Settled> {
+    let (n, dim) = (result.success.len(), result.dim);
+    let mut images = quantize(&result.x_adv);
+    let mut rounding: Vec<Rounding> = (0..n)
+        .map(|i| {
+            if result.at_goal[i] {
+                Rounding::AlreadyThere
+            } else if result.success[i] {
+                Rounding::Survived
+            } else {
+                Rounding::Failed
+            }
+        })
+        .collect();
+    let mut predictions = predict(model, rows(&images, n, dim, device))?;
+    let mut broken: Vec<usize> = (0..n)
+        .filter(|&i| rounding[i] == Rounding::Survived && !reaches(predictions[i].class, i))
+        .collect();
+    for &i in &broken {
+        rounding[i] = Rounding::Failed;
+    }
+    for factor in RESCALES {
+        if broken.is_empty() {
+            break;
+        }
+        let mut trial = Vec::with_capacity(broken.len() * dim);
+        for &i in &broken {
+            let row = i * dim..(i + 1) * dim;
+            let lengthened: Vec<f32> = clean[row.clone()]
+                .iter()
+                .zip(&result.x_adv[row])
+                .map(|(&c, &a)| (c + factor * (a - c)).clamp(0.0, 1.0))
+                .collect();
+            trial.extend(quantize(&lengthened));
+        }
+        let tried = predict(model, rows(&trial, broken.len(), dim, device))?;
+        let mut still = Vec::new();
+        for (j, &i) in broken.iter().enumerate() {
+            if reaches(tried[j].class, i) {
+                images[i * dim..(i + 1) * dim].copy_from_slice(&trial[j * dim..(j + 1) * dim]);
+                predictions[i] = tried[j];
+                rounding[i] = Rounding::Rescaled { factor };
+            } else {
+                still.push(i);
+            }
+        }
+        broken = still;
+    }
+    Ok(Settled {
+        images,
+        rounding,
+        predictions,
     })
 }
 
@@ -327,4 +356,97 @@ pub fn figure5(
     }
     blindspot_plot::captioned_grid(&rows, Some(title))
         .map_err(|e| ImagenetError::Figure(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blindspot_attack::Problem;
+    use blindspot_models::InputShape;
+
+    /// Two classes on two pixels: class 1 once the first pixel passes `boundary`.
+    struct Threshold {
+        boundary: f32,
+    }
+
+    impl Classifier for Threshold {
+        fn logits(&self, x: Tensor<2>) -> Tensor<2> {
+            let first = x.clone().narrow(1, 0, 1).sub_scalar(self.boundary);
+            Tensor::cat(vec![first.zeros_like(), first], 1)
+        }
+        fn input_shape(&self) -> InputShape {
+            [1, 1, 2]
+        }
+        fn activations(&self, _: Tensor<2>) -> Vec<Tensor<2>> {
+            Vec::new()
+        }
+        fn num_classes(&self) -> usize {
+            2
+        }
+    }
+
+    #[test]
+    fn rounding_is_checked_and_broken_examples_are_lengthened_just_enough() {
+        let level = |l: f32| l / 255.0;
+        let model = Threshold {
+            boundary: level(127.4),
+        };
+        // Clean first pixels, the attack's examples, and whether the attack succeeded.
+        let rows: [(f32, f32, bool, bool); 5] = [
+            // 140 stays past the boundary once rounded.
+            (100.0, 140.0, true, false),
+            // 127.45 rounds to 127, behind it; ×1.1 from 100 gives 130.2 → 130.
+            (100.0, 127.45, true, false),
+            // From 127, ×1.1 gives 127.495 → 127 (no), ×1.25 127.5625 → 128.
+            (127.0, 127.45, true, false),
+            // The attack failed: left as it is.
+            (100.0, 110.0, false, false),
+            // Already class 1.
+            (200.0, 200.0, true, true),
+        ];
+        let n = rows.len();
+        let clean: Vec<f32> = rows.iter().flat_map(|r| [level(r.0), 0.5]).collect();
+        let result = AttackResult {
+            problems: (0..n)
+                .map(|image| Problem {
+                    image,
+                    label: 0,
+                    target: Some(1),
+                })
+                .collect(),
+            input_shape: [1, 1, 2],
+            dim: 2,
+            x_adv: rows.iter().flat_map(|r| [level(r.1), 0.5]).collect(),
+            success: rows.iter().map(|r| r.2).collect(),
+            misclassified: vec![false; n],
+            at_goal: rows.iter().map(|r| r.3).collect(),
+            distortion: vec![f32::NAN; n],
+            l2: vec![f32::NAN; n],
+            c: vec![f32::NAN; n],
+            evaluations: vec![1; n],
+            seconds: 0.0,
+        };
+        let device = Device::flex();
+        let settled = to_8_bits(&model, &clean, &result, |class, _| class == 1, &device).unwrap();
+        assert_eq!(
+            settled.rounding,
+            [
+                Rounding::Survived,
+                Rounding::Rescaled { factor: 1.1 },
+                Rounding::Rescaled { factor: 1.25 },
+                Rounding::Failed,
+                Rounding::AlreadyThere,
+            ]
+        );
+        let first: Vec<f32> = settled
+            .images
+            .chunks(2)
+            .map(|r| (r[0] * 255.0).round())
+            .collect();
+        assert_eq!(first, [140.0, 130.0, 128.0, 110.0, 200.0]);
+        let classes: Vec<usize> = settled.predictions.iter().map(|p| p.class).collect();
+        assert_eq!(classes, [1, 1, 1, 0, 1]);
+        // The untouched pixel stays on its level (0.5 rounds to 128/255).
+        assert!(settled.images.chunks(2).all(|r| r[1] == 128.0 / 255.0));
+    }
 }

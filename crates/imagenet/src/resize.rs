@@ -219,7 +219,10 @@ mod tests {
         let strip = Photo::new("strip", 7, 3, rgb).unwrap();
         let crop = center_crop(&strip, 2).unwrap();
         assert_eq!(crop.rgb()[..6], [2, 2, 2, 3, 3, 3]);
-        assert!(center_crop(&strip, 4).is_err());
+        assert!(matches!(
+            center_crop(&strip, 4),
+            Err(ImagenetError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -5,9 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use blindspot_attack::{AnyAttack, Goal, Quiet};
-use blindspot_imagenet::{Photo, Preprocess, Rounding, attack_photos, figure5, parse_class};
+use blindspot_imagenet::{
+    ImagenetError, Photo, Preprocess, Rounding, attack_photos, figure5, parse_class,
+};
 use blindspot_models::Classifier;
-use blindspot_models::alexnet::load_torchvision;
+use blindspot_models::alexnet::{AlexNetClassifier, load_torchvision};
 use burn::prelude::*;
 
 fn fixture(path: &str) -> PathBuf {
@@ -27,16 +29,22 @@ fn photos(device: &Device) -> (Tensor<2>, Vec<String>) {
     (x, names)
 }
 
+/// The models crate's narrow torchvision-structured AlexNet, as a classifier of 224 × 224
+/// photos.
+fn narrow_alexnet(device: &Device) -> AlexNetClassifier {
+    let weights = fixture("../models/tests/fixtures/alexnet-narrow.safetensors");
+    let (config, net) = load_torchvision(&weights, device).unwrap();
+    net.classifier(config.input_side).unwrap()
+}
+
 #[test]
 fn every_photo_becomes_an_ostrich_that_survives_8_bit_rounding() {
     let device = Device::flex();
-    let weights = fixture("../models/tests/fixtures/alexnet-narrow.safetensors");
-    let (config, net) = load_torchvision(&weights, &device).unwrap();
-    let model = net.classifier(config.input_side).unwrap();
+    let model = narrow_alexnet(&device);
     let (x, names) = photos(&device);
     let ostrich = parse_class("ostrich").unwrap();
+    let attack = AnyAttack::lbfgs(Goal::Target(ostrich));
     {
-        let attack = AnyAttack::lbfgs(Goal::Target(ostrich));
         let outcome = attack_photos(&model, x.clone(), &names, &attack, &mut Quiet).unwrap();
         let dim = 3 * 224 * 224;
         for (i, e) in outcome.examples.iter().enumerate() {
@@ -84,17 +92,23 @@ fn every_photo_becomes_an_ostrich_that_survives_8_bit_rounding() {
 #[test]
 fn only_untargeted_and_one_target_are_accepted() {
     let device = Device::flex();
-    let weights = fixture("../models/tests/fixtures/alexnet-narrow.safetensors");
-    let (config, net) = load_torchvision(&weights, &device).unwrap();
-    let model = net.classifier(config.input_side).unwrap();
+    let model = narrow_alexnet(&device);
     let (x, names) = photos(&device);
     for goal in [Goal::Random, Goal::All, Goal::Target(1000)] {
         let attack = AnyAttack::lbfgs(goal);
-        assert!(
-            attack_photos(&model, x.clone(), &names, &attack, &mut Quiet).is_err(),
-            "{goal}"
-        );
+        match attack_photos(&model, x.clone(), &names, &attack, &mut Quiet) {
+            Err(ImagenetError::Invalid(message)) => {
+                assert!(message.contains("toward one class"), "{goal}: {message}")
+            }
+            other => panic!(
+                "{goal}: expected the goal to be refused, got {:?}",
+                other.err()
+            ),
+        }
     }
     let attack = AnyAttack::lbfgs(Goal::Untargeted);
-    assert!(attack_photos(&model, x, &names[..2], &attack, &mut Quiet).is_err());
+    match attack_photos(&model, x, &names[..2], &attack, &mut Quiet) {
+        Err(ImagenetError::Invalid(message)) => assert_eq!(message, "2 names for 3 photos"),
+        other => panic!("expected the names to be refused, got {:?}", other.err()),
+    }
 }
