@@ -279,14 +279,6 @@ fn predict<M: Classifier>(model: &M, x: Tensor<2>) -> Result<Vec<Prediction>> {
     Ok(out)
 }
 
-/// The name of `class` for captions: the ImageNet name with a 1,000-class model, else its id.
-fn label(class: usize, classes: usize) -> String {
-    match crate::classes::class_name(class) {
-        Some(name) if classes == crate::classes::CLASS_COUNT => name.to_owned(),
-        _ => format!("class {class}"),
-    }
-}
-
 /// Figure 5 on photos: one row per photo — the photo, the difference ×10 around mid-grey, the
 /// 8-bit adversarial image — each under the network's class and probability (`classes`: the
 /// model's class count, for the names).
@@ -310,14 +302,12 @@ pub fn figure5(
         )));
     }
     let raster = |pixels: &[f32]| -> Result<Raster> {
-        let photo = crate::Photo::from_pixels("", side as u32, side as u32, pixels)?;
-        Raster::from_pixels(side as u32, side as u32, 3, photo.rgb().to_vec())
-            .map_err(|e| ImagenetError::Figure(e.to_string()))
+        Ok(crate::Photo::from_pixels("", side as u32, side as u32, pixels)?.to_raster())
     };
     let percent = |p: &Prediction| {
         format!(
             "{} ({:.1}%)",
-            label(p.class, classes),
+            crate::classes::class_label(p.class, classes),
             100.0 * p.probability
         )
     };

@@ -15,6 +15,15 @@ pub fn class_name(id: usize) -> Option<&'static str> {
     NAMES.lines().nth(id)
 }
 
+/// How captions and tables name class `class` of a model with `classes` classes: its ImageNet
+/// name for a 1,000-class model, else `class <id>`.
+pub fn class_label(class: usize, classes: usize) -> String {
+    match class_name(class) {
+        Some(name) if classes == CLASS_COUNT => name.to_owned(),
+        _ => format!("class {class}"),
+    }
+}
+
 /// A class from its id (`9`) or its name (`ostrich`, case and surrounding spaces ignored).
 ///
 /// # Errors

@@ -26,7 +26,7 @@ pub mod quantize;
 pub mod resize;
 
 pub use adversarial::{PhotoAttack, PhotoExample, Prediction, Rounding, attack_photos, figure5};
-pub use classes::{CLASS_COUNT, class_name, parse_class};
+pub use classes::{CLASS_COUNT, class_label, class_name, parse_class};
 pub use error::{ImagenetError, Result};
 pub use photo::{Photo, read_folder};
 pub use quantize::{quantize, to_levels};

@@ -1,4 +1,5 @@
-//! A photo as 8-bit RGB, read from a JPEG (`zune-jpeg`) or PNG (`png`) and written as PNG.
+//! A photo as 8-bit RGB, read from a JPEG (`zune-jpeg`) or PNG (`png`) and written as PNG (by
+//! the report crate's writer, which every figure uses).
 //!
 //! Both decoders are the ones the `image` crate itself uses; the `image` crate is not a
 //! dependency because adding it changes the features of crates Burn shares (`bytemuck`) and
@@ -10,6 +11,8 @@
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
+
+use blindspot_report::figures::{Raster, save_png};
 
 use crate::error::{ImagenetError, Result};
 
@@ -138,40 +141,23 @@ impl Photo {
         out
     }
 
-    /// The photo as an 8-bit RGB PNG file.
-    pub fn encode_png(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut encoder = png::Encoder::new(&mut out, self.width, self.height);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder
-            .write_header()
-            .expect("writing a PNG header to memory cannot fail");
-        writer
-            .write_image_data(&self.rgb)
-            .expect("the levels match the header's size");
-        writer
-            .finish()
-            .expect("finishing a PNG in memory cannot fail");
-        out
+    /// The photo as a raster for figures and PNG files.
+    pub fn to_raster(&self) -> Raster {
+        Raster::from_pixels(self.width, self.height, 3, self.rgb.clone())
+            .expect("a photo holds width · height · 3 levels")
     }
 
-    /// Writes [`Photo::encode_png`] to `path` atomically (a temporary file, then a rename).
+    /// Writes the photo as an 8-bit RGB PNG, atomically (`blindspot_report::figures::save_png`,
+    /// the project's one PNG writer).
     ///
     /// # Errors
     /// [`ImagenetError::Io`] if the folder cannot be created or the file written.
     pub fn write_png(&self, path: &Path) -> Result<()> {
-        let io = |source| ImagenetError::Io {
+        save_png(&self.to_raster(), path).map_err(|e| ImagenetError::Io {
             action: "writing",
             path: path.to_owned(),
-            source,
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let temporary = path.with_extension("png.partial");
-        std::fs::write(&temporary, self.encode_png()).map_err(io)?;
-        std::fs::rename(&temporary, path).map_err(io)
+            source: std::io::Error::other(e.to_string()),
+        })
     }
 }
 

@@ -16,8 +16,8 @@ use anyhow::Context;
 use blindspot_attack::{AnyAttack, Goal, any};
 use blindspot_data::write_atomic;
 use blindspot_imagenet::{
-    Photo, PhotoAttack, Preprocess, Rounding, attack_photos, class_name, figure5, parse_class,
-    read_folder,
+    Photo, PhotoAttack, Preprocess, Rounding, attack_photos, class_label, class_name, figure5,
+    parse_class, read_folder,
 };
 use blindspot_models::Classifier;
 use blindspot_models::alexnet::load_torchvision;
@@ -268,10 +268,7 @@ fn write_outputs(
 }
 
 fn print_table(outcome: &PhotoAttack, classes: usize) {
-    let name = |c: usize| match class_name(c) {
-        Some(n) if classes == blindspot_imagenet::CLASS_COUNT => n.to_owned(),
-        _ => format!("class {c}"),
-    };
+    let name = |c: usize| class_label(c, classes);
     println!("| photo | original | adversarial (8-bit) | RMS | max change | rounding |");
     println!("|---|---|---|---|---|---|");
     for e in &outcome.examples {
