@@ -12,6 +12,10 @@
 //! - [`adversarial`]: Figure 5 on photos — [`attack_photos`] attacks them toward a class or
 //!   away from their own and keeps only examples that still fool the network once rounded to
 //!   8 bits; [`figure5`] draws them with their classes.
+//! - [`units`]: Figures 3–4 on photos — a folder of photos as an image set ([`PhotoSet`],
+//!   labelled by class sub-folders), a reference space without a network
+//!   ([`PhotoSet::thumbnails`]), AlexNet's layers by name ([`alexnet_layer`]) and the grids of
+//!   top-k photos ([`units_figure`]), for `blindspot_units::measure`.
 //!
 //! The normalization (ImageNet's mean and standard deviation) is not done here: it lives
 //! inside the model wrapper (`blindspot_models::ImageClassifier`), so that attacks and their
@@ -24,10 +28,12 @@ pub mod error;
 pub mod photo;
 pub mod quantize;
 pub mod resize;
+pub mod units;
 
 pub use adversarial::{PhotoAttack, PhotoExample, Prediction, Rounding, attack_photos, figure5};
 pub use classes::{CLASS_COUNT, class_label, class_name, parse_class};
 pub use error::{ImagenetError, Result};
-pub use photo::{Photo, read_folder};
+pub use photo::{Photo, photo_paths, read_folder};
 pub use quantize::{quantize, to_levels};
 pub use resize::Preprocess;
+pub use units::{ALEXNET_LAYERS, PhotoSet, alexnet_layer, units_figure};

@@ -212,16 +212,20 @@ fn decode_jpeg(bytes: &[u8]) -> std::result::Result<(u32, u32, Vec<u8>), String>
 /// [`ImagenetError::Io`] if the folder cannot be listed, [`ImagenetError::NoPhotos`] if it
 /// holds none, and the first photo's error if one cannot be read.
 pub fn read_folder(dir: &Path) -> Result<Vec<Photo>> {
-    let io = |source| ImagenetError::Io {
-        action: "listing",
-        path: dir.to_owned(),
-        source,
-    };
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io)?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<std::io::Result<_>>()
-        .map_err(io)?;
+    let paths = photo_paths(dir)?;
+    if paths.is_empty() {
+        return Err(ImagenetError::NoPhotos(dir.to_owned()));
+    }
+    paths.iter().map(|p| Photo::read(p)).collect()
+}
+
+/// The paths of the JPEG and PNG files directly in `dir` (extensions `.jpg`, `.jpeg`,
+/// `.png`, any case), in file-name order; empty if there are none.
+///
+/// # Errors
+/// [`ImagenetError::Io`] if the folder cannot be listed.
+pub fn photo_paths(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut paths = list(dir)?;
     paths.retain(|p| {
         p.is_file()
             && p.extension().is_some_and(|e| {
@@ -229,9 +233,20 @@ pub fn read_folder(dir: &Path) -> Result<Vec<Photo>> {
                 matches!(e.as_str(), "jpg" | "jpeg" | "png")
             })
     });
-    if paths.is_empty() {
-        return Err(ImagenetError::NoPhotos(dir.to_owned()));
-    }
     paths.sort();
-    paths.iter().map(|p| Photo::read(p)).collect()
+    Ok(paths)
+}
+
+/// Every entry of `dir`.
+pub(crate) fn list(dir: &Path) -> Result<Vec<PathBuf>> {
+    let io = |source| ImagenetError::Io {
+        action: "listing",
+        path: dir.to_owned(),
+        source,
+    };
+    std::fs::read_dir(dir)
+        .map_err(io)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()
+        .map_err(io)
 }

@@ -75,8 +75,9 @@ impl Default for UnitsConfig {
 pub struct ImageSet<'a> {
     /// `[n, input_dim]`, row-major.
     pub images: &'a [f32],
-    /// `[n]` true labels, class indices (for the label share only).
-    pub labels: &'a [u32],
+    /// `[n]` true labels, class indices, for the label share; `None` for an unlabelled set
+    /// (a folder of photos), which is scored by the reference distance alone.
+    pub labels: Option<&'a [u32]>,
     /// Values per image, `C·H·W` (the data's shape, which must be the model's input).
     pub input_dim: usize,
 }
@@ -86,7 +87,7 @@ impl<'a> From<&'a Dataset> for ImageSet<'a> {
     fn from(data: &'a Dataset) -> Self {
         Self {
             images: &data.images,
-            labels: &data.labels,
+            labels: Some(&data.labels),
             input_dim: data.shape.len(),
         }
     }
@@ -130,7 +131,7 @@ impl<'a> Reference<'a> {
 pub struct GroupScores {
     /// `natural`, `random` or `images`.
     pub group: String,
-    /// Share of the most common label.
+    /// Share of the most common label; empty for an unlabelled image set.
     pub label_share: Vec<f64>,
     /// Mean pairwise distance in the reference space.
     pub reference_distance: Vec<f64>,
@@ -183,8 +184,9 @@ fn scores_of(
     for s in sets {
         match s {
             Some(s) => {
-                out.label_share
-                    .push(label_share(&labels_of(set.labels, &s)?)?);
+                if let Some(labels) = set.labels {
+                    out.label_share.push(label_share(&labels_of(labels, &s)?)?);
+                }
                 out.reference_distance.push(mean_pairwise_distance(
                     reference.features,
                     reference.dim,
@@ -192,7 +194,9 @@ fn scores_of(
                 )?);
             }
             None => {
-                out.label_share.push(f64::NAN);
+                if set.labels.is_some() {
+                    out.label_share.push(f64::NAN);
+                }
                 out.reference_distance.push(f64::NAN);
             }
         }
@@ -201,7 +205,8 @@ fn scores_of(
 }
 
 /// Statistics of both scores over the groups present: summaries, `natural` vs `random`, and
-/// each direction kind vs `images`.
+/// each direction kind vs `images`. A score no group has (the label share of an unlabelled
+/// set) is left out.
 pub fn compare(groups: &[GroupScores]) -> Vec<ScoreStats> {
     let pick = |g: &GroupScores, score: &str| -> Vec<f64> {
         if score == "label_share" {
@@ -212,6 +217,7 @@ pub fn compare(groups: &[GroupScores]) -> Vec<ScoreStats> {
     };
     ["label_share", "reference_distance"]
         .into_iter()
+        .filter(|&score| groups.iter().any(|g| !pick(g, score).is_empty()))
         .map(|score| {
             let find = |name: &str| groups.iter().find(|g| g.group == name);
             let mut tests = Vec::new();
@@ -248,12 +254,24 @@ pub fn measure<M: PreActivations>(
     config: &UnitsConfig,
     device: &Device,
 ) -> Result<UnitsMeasurement> {
-    let n = set.labels.len();
-    if set.images.len() != n * set.input_dim {
+    if set.input_dim == 0
+        || set.images.is_empty()
+        || !set.images.len().is_multiple_of(set.input_dim)
+    {
         return Err(UnitsError::Shape {
-            what: "images of the labelled set".into(),
-            expected: n * set.input_dim,
+            what: format!("images of {} values each", set.input_dim),
+            expected: set.input_dim.max(1) * (set.images.len() / set.input_dim.max(1)).max(1),
             found: set.images.len(),
+        });
+    }
+    let n = set.images.len() / set.input_dim;
+    if let Some(labels) = set.labels
+        && labels.len() != n
+    {
+        return Err(UnitsError::Shape {
+            what: "labels of the image set".into(),
+            expected: n,
+            found: labels.len(),
         });
     }
     if reference.features.len() != n * reference.dim {

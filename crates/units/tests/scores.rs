@@ -265,7 +265,48 @@ fn measurement_on_a_clustered_identity_layer() {
         assert!(m.random.is_none());
         assert!(m.stats[0].test("natural", "random").is_none());
         assert!(m.stats[0].test("natural", "images").is_some());
+        // The same images without labels (a folder of photos): the same top-k sets and
+        // distances, no label share, and the distance statistics alone.
+        let unlabelled = ImageSet {
+            labels: None,
+            ..set
+        };
+        let m = measure(&Identity(d), &unlabelled, &reference, &config, &device).unwrap();
+        let (_, top) = m.natural.as_ref().unwrap();
+        for u in 0..d {
+            unit.fill(0.0);
+            unit[u] = 1.0;
+            assert_eq!(
+                top.row(u),
+                top_by_hand(&unit).as_slice(),
+                "{name}: unit {u}"
+            );
+        }
+        assert_eq!(m.scores[0].reference_distance, natural.reference_distance);
+        assert!(m.scores.iter().all(|g| g.label_share.is_empty()), "{name}");
+        assert_eq!(m.stats.len(), 1, "{name}");
+        assert_eq!(m.stats[0].score, "reference_distance");
+        assert_eq!(m.stats[0].groups.len(), 3);
     }
+    // Labels of another length than the images.
+    let wrong = ImageSet {
+        labels: Some(&labels[..119]),
+        ..set
+    };
+    assert!(matches!(
+        measure(
+            &Identity(d),
+            &wrong,
+            &reference,
+            &config,
+            &test_devices()[0].1
+        ),
+        Err(UnitsError::Shape {
+            expected: 120,
+            found: 119,
+            ..
+        })
+    ));
     // Features of two images for a set of 120.
     let short = Reference::new(&x[..2 * d], d).unwrap();
     assert!(matches!(
@@ -285,7 +326,7 @@ fn an_image_set_from_a_data_set_borrows_its_images_labels_and_shape() {
     let data = Dataset::new(images.clone(), vec![7, 70_000], shape).unwrap();
     let set = ImageSet::from(&data);
     assert_eq!(set.images, images.as_slice());
-    assert_eq!(set.labels, &[7, 70_000]);
+    assert_eq!(set.labels, Some(&[7, 70_000][..]));
     assert_eq!(set.input_dim, 3 * 2 * 2);
 }
 

@@ -7,6 +7,7 @@
 //!   `<out>/imagenet/<weights>/<attack>-<goal>/`: `original/<photo>.png` (the network's input),
 //!   `adversarial/<photo>.png`, `figure5.png`, `examples.json` and `adversarial.safetensors`
 //!   (`x`, `x_adv`, `[N, 3·H·W]`).
+//! - `units`: Figures 3–4 (`crate::cmd::imagenet_units`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -40,6 +41,9 @@ pub struct ImagenetArgs {
 pub enum ImagenetCommand {
     /// Figure 5: adversarial photos for AlexNet, checked after rounding to 8 bits.
     Attack(ImagenetAttackArgs),
+    /// Figures 3–4: the photos that most excite units and random directions of a layer, and
+    /// section 3's test of whether the two can be told apart.
+    Units(crate::cmd::imagenet_units::ImagenetUnitsArgs),
 }
 
 impl ImagenetArgs {
@@ -47,6 +51,7 @@ impl ImagenetArgs {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             ImagenetCommand::Attack(args) => args.run(),
+            ImagenetCommand::Units(args) => args.run(),
         }
     }
 }

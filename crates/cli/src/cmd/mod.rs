@@ -5,6 +5,7 @@ pub mod attack;
 pub mod bench;
 pub mod eval;
 pub mod imagenet;
+pub mod imagenet_units;
 pub mod models;
 pub mod reproduce;
 pub mod robustness;

@@ -185,7 +185,7 @@ impl UnitsArgs {
             &mut references,
         )?;
         let mut files = write_tables(
-            &self.common.out,
+            &self.common.out.join("tables"),
             &format!("units-{}-layer{}", result.model, result.layer),
             std::slice::from_ref(&result),
         )?;
@@ -297,7 +297,7 @@ pub fn units_stage(
     for job in &plan.jobs {
         results.push(run_job(job, plan, &test, common, &device, &mut references)?);
     }
-    let mut files = write_tables(&common.out, "units", &results)?;
+    let mut files = write_tables(&common.out.join("tables"), "units", &results)?;
     files.extend(job_files(&common.out, &results));
     common.record(&files, &units_sources(plan, common)?)?;
     Ok(results)
@@ -411,11 +411,7 @@ fn run_job(
         seed: plan.seed,
         batch_size: plan.batch_size,
     };
-    let set = ImageSet {
-        images: &test.images,
-        labels: &test.labels,
-        input_dim: test.shape.len(),
-    };
+    let set = ImageSet::from(test);
     eprintln!(
         "units: {} layer {layer}, k = {}, on {} test images, reference {reference}",
         meta.name,
@@ -462,7 +458,12 @@ fn run_job(
         figure_random,
         seconds: start.elapsed().as_secs_f64(),
     };
-    write_job_files(&m, &result, &common.out, common.backend.name())?;
+    write_job_files(
+        &m,
+        &result,
+        &common.out.join("units").join(&result.model),
+        common.backend.name(),
+    )?;
     eprintln!(
         "units: {} layer {layer}: {}; {} ({:.1} s)",
         meta.name,
@@ -515,25 +516,30 @@ fn tensor(shape: Vec<usize>, values: Vec<f32>) -> NamedTensor {
     NamedTensor { shape, values }
 }
 
-/// `<out>/units/<model>/layer<L>.{safetensors,json}`.
-fn write_job_files(
+/// `<dir>/layer<L>.{safetensors,json}`: the measurement's tensors (image indices into the
+/// image set) and the result (`<out>/units/<model>/` for `blindspot units`).
+pub(crate) fn write_job_files(
     m: &UnitsMeasurement,
     result: &UnitsResult,
-    out: &Path,
+    dir: &Path,
     backend: &str,
 ) -> anyhow::Result<()> {
     let k = result.k;
     let mut t = BTreeMap::new();
     let as_f32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
     for group in &m.scores {
-        let n = group.label_share.len();
-        t.insert(
-            format!("{}_label_share", group.group),
-            tensor(vec![n], as_f32(&group.label_share)),
-        );
+        if !group.label_share.is_empty() {
+            t.insert(
+                format!("{}_label_share", group.group),
+                tensor(vec![group.label_share.len()], as_f32(&group.label_share)),
+            );
+        }
         t.insert(
             format!("{}_reference_distance", group.group),
-            tensor(vec![n], as_f32(&group.reference_distance)),
+            tensor(
+                vec![group.reference_distance.len()],
+                as_f32(&group.reference_distance),
+            ),
         );
     }
     for (kind, entry) in [("natural", &m.natural), ("random", &m.random)] {
@@ -584,7 +590,6 @@ fn write_job_files(
         ("backend".to_string(), backend.to_string()),
         ("unit_ranking".to_string(), result.unit_ranking.clone()),
     ]);
-    let dir = out.join("units").join(&result.model);
     let path = dir.join(format!("layer{}.safetensors", result.layer));
     let bytes = encode_safetensors(&t, metadata)?;
     write_atomic(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
@@ -594,10 +599,13 @@ fn write_job_files(
     Ok(())
 }
 
-/// `<out>/tables/<name>.csv` (one line per model, layer, score and group), `<name>-tests.csv`
+/// `<tables>/<name>.csv` (one line per model, layer, score and group), `<name>-tests.csv`
 /// (one line per comparison) and `<name>.json` (the results).
-fn write_tables(out: &Path, name: &str, results: &[UnitsResult]) -> anyhow::Result<Vec<PathBuf>> {
-    let tables = out.join("tables");
+pub(crate) fn write_tables(
+    tables: &Path,
+    name: &str,
+    results: &[UnitsResult],
+) -> anyhow::Result<Vec<PathBuf>> {
     let write = |file: String, bytes: &[u8]| -> anyhow::Result<PathBuf> {
         let path = tables.join(file);
         write_atomic(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
