@@ -29,6 +29,9 @@
   foolbox3-ddn      Foolbox 3 DDNAttack(steps=100) (defaults init_epsilon=1,
                     gamma=0.05), epsilons=None (minimal adversarial),
                     criterion Misclassification(label), the whole batch at once.
+                    --steps S sets its steps (the frontier bench).
+  foolbox3-fmn      Foolbox 3 L2FMNAttack(steps=100) (defaults), as DDN;
+                    --steps S likewise.
   foolbox3-deepfool Foolbox 3 L2DeepFoolAttack() (defaults steps=50,
                     candidates=10, overshoot=0.02, loss="logits"), as above.
   advertorch-fab    advertorch L2FABAttack (defaults n_restarts=1,
@@ -357,7 +360,7 @@ def run_foolbox2_untargeted(counted, x, label):
     return out, seconds, f"Foolbox {foolbox.__version__} LBFGSAttack"
 
 
-def run_foolbox3(counted, x, label, which):
+def run_foolbox3(counted, x, label, which, steps=None):
     import foolbox as fb
     import torch
 
@@ -365,7 +368,11 @@ def run_foolbox3(counted, x, label, which):
     xt = torch.from_numpy(x)
     yt = torch.from_numpy(label).long()
     if which == "ddn":
-        attack, name = fb.attacks.DDNAttack(steps=100), "DDNAttack(steps=100)"
+        steps = steps or 100
+        attack, name = fb.attacks.DDNAttack(steps=steps), f"DDNAttack(steps={steps})"
+    elif which == "fmn":
+        steps = steps or 100
+        attack, name = fb.attacks.L2FMNAttack(steps=steps), f"L2FMNAttack(steps={steps})"
     else:
         attack, name = fb.attacks.L2DeepFoolAttack(), "L2DeepFoolAttack (steps=50, candidates=10, overshoot=0.02)"
     start = time.perf_counter()
@@ -567,11 +574,13 @@ def main(argv=None):
     ap.add_argument("--model-dir", required=True)
     ap.add_argument("--inputs", required=True)
     ap.add_argument("--attack", choices=["advertorch-lbfgs", "foolbox2-lbfgs", "foolbox3-ddn",
-                                         "foolbox3-deepfool", "advertorch-fab", "torchattacks-fab",
+                                         "foolbox3-fmn", "foolbox3-deepfool", "advertorch-fab", "torchattacks-fab",
                                          "blindspot", "exact"])
     ap.add_argument("--goal", choices=["random", "untargeted"], default="random",
                     help="random: success = argmax == target (default); untargeted: argmax != label")
     ap.add_argument("--n", type=int, default=None, help="attack the first N rows (default: all)")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="foolbox3-ddn / foolbox3-fmn: the attack's steps (default 100)")
     ap.add_argument("--threads", type=int, default=2, help="torch (and BLAS) threads (default 2)")
     ap.add_argument("--json", help="write the result object here")
     ap.add_argument("--exact", action="store_true",
@@ -586,8 +595,10 @@ def main(argv=None):
     if args.attack == "blindspot" and not args.adversarial:
         ap.error("--attack blindspot needs --adversarial DIR")
     untargeted = args.goal == "untargeted"
-    if args.attack in ("foolbox3-ddn", "foolbox3-deepfool", "advertorch-fab", "torchattacks-fab") \
-            and not untargeted:
+    if args.steps is not None and args.attack not in ("foolbox3-ddn", "foolbox3-fmn"):
+        ap.error("--steps is for foolbox3-ddn and foolbox3-fmn")
+    if args.attack in ("foolbox3-ddn", "foolbox3-fmn", "foolbox3-deepfool", "advertorch-fab",
+                       "torchattacks-fab") and not untargeted:
         ap.error(f"{args.attack} is untargeted: give --goal untargeted")
 
     # Thread counts must be fixed before numpy / torch load their pools.
@@ -664,8 +675,9 @@ def main(argv=None):
                 adv, seconds, peer = run_foolbox2_untargeted(counted, x, label)
             else:
                 adv, seconds, peer = run_foolbox2(counted, x, target, label)
-        elif args.attack in ("foolbox3-ddn", "foolbox3-deepfool"):
-            adv, seconds, peer = run_foolbox3(counted, x, label, args.attack.split("-")[1])
+        elif args.attack in ("foolbox3-ddn", "foolbox3-fmn", "foolbox3-deepfool"):
+            adv, seconds, peer = run_foolbox3(counted, x, label, args.attack.split("-")[1],
+                                              args.steps)
         elif args.attack == "advertorch-fab":
             adv, seconds, peer = run_advertorch_fab(counted, x, label)
         elif args.attack == "torchattacks-fab":
@@ -709,6 +721,9 @@ def main(argv=None):
             "evaluations_per_example": evaluations,
             "backward_per_example": backward,
             "forward_calls": None if args.attack == "blindspot" else counted.calls,
+            # Per image: the RMS of a successful example, None for a failure or an image not
+            # scored (the frontier bench compares attacks on the images all of them broke).
+            "rms_per_image": [float(r) if ok else None for r, ok in zip(rms, success)],
         })
         print(f"{model_name} {args.attack} ({peer}) {args.goal}: n={n} ({int(scored.sum())} scored) "
               f"success {result['success_rate']:.1%} "

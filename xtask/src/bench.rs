@@ -1,4 +1,5 @@
-//! `cargo xtask bench train|attack|suite` (suite: `bench_suite.rs`): benchmarks (not tests).
+//! `cargo xtask bench train|attack|suite|frontier` (suite: `bench_suite.rs`, frontier:
+//! `bench_frontier.rs`): benchmarks (not tests).
 //! Each writes its table under
 //! `<out>/bench/`.
 
@@ -23,6 +24,9 @@ pub enum BenchTask {
     /// Agreement: each of our attacks beside its Foolbox 3 counterpart (same weights, images and
     /// hyper-parameters), robust accuracy, mean distance and speed; `<out>/bench/suite.md`.
     Suite(crate::bench_suite::SuiteBenchArgs),
+    /// Distortion against throughput: our L-BFGS at several presets beside Foolbox 3's DDN and
+    /// FMN at several step counts, with a plot per model; `<out>/bench/frontier.md`.
+    Frontier(crate::bench_frontier::FrontierBenchArgs),
 }
 
 impl BenchTask {
@@ -32,6 +36,7 @@ impl BenchTask {
             BenchTask::Train(args) => args.run(),
             BenchTask::Attack(args) => args.run(),
             BenchTask::Suite(args) => args.run(),
+            BenchTask::Frontier(args) => args.run(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! `blindspot` CLI through cargo with the right backend feature. Keep it light.
 
 mod bench;
+mod bench_frontier;
 mod bench_suite;
 mod device_bundle;
 mod download;
@@ -26,7 +27,7 @@ enum Task {
     /// Build the CLI with the backend's feature, fetch the data, run `blindspot reproduce`.
     Reproduce(reproduce::ReproduceArgs),
     /// Benchmarks (not tests): `bench train` (seconds per epoch), `bench attack` (ours vs peers),
-    /// `bench suite` (every attack beside Foolbox 3).
+    /// `bench suite` (every attack beside Foolbox 3), `bench frontier` (distortion against speed).
     #[command(subcommand)]
     Bench(bench::BenchTask),
     /// Build, here, the folder a GPU machine without network runs: the wgpu CLI, MNIST, the

@@ -132,3 +132,55 @@ fn every_attack_runs_on_wgpu_and_agrees_with_flex() {
         }
     }
 }
+
+/// The narrow torchvision-structured AlexNet fixture (random weights) as a classifier of
+/// 224 × 224 photos, on `device`.
+fn narrow_alexnet(device: &Device) -> blindspot_models::alexnet::AlexNetClassifier {
+    let weights = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/tests/fixtures/alexnet-narrow.safetensors");
+    let (config, net) = blindspot_models::alexnet::load_torchvision(&weights, device).unwrap();
+    net.classifier(config.input_side).unwrap()
+}
+
+#[test]
+fn alexnet_logits_and_input_gradients_on_wgpu_agree_with_flex() {
+    let dim = 3 * 224 * 224;
+    let x: Vec<f32> = (0..2 * dim)
+        .map(|i| ((i * 7) % 251) as f32 / 251.0)
+        .collect();
+    let run = |device: &Device| {
+        let model = narrow_alexnet(device);
+        let x = Tensor::<2>::from_data(TensorData::new(x.clone(), [2, dim]), device);
+        let logits = model.logits(x.clone()).into_data();
+        let xa = x.autodiff().require_grad();
+        let ostrich = model.logits(xa.clone()).slice([0..2, 9..10]).sum();
+        let grads = ostrich.backward();
+        let g = xa.grad(&grads).unwrap().into_data();
+        (
+            logits.iter::<f32>().collect::<Vec<_>>(),
+            g.iter::<f32>().collect::<Vec<_>>(),
+        )
+    };
+    let (logits_cpu, grad_cpu) = run(&Device::flex());
+    let (logits_gpu, grad_gpu) = run(&Device::wgpu(Default::default()));
+    let largest = |v: &[f32]| v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let worst = |a: &[f32], b: &[f32]| {
+        a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / largest(a)
+    };
+    assert!(
+        worst(&logits_cpu, &logits_gpu) < 1e-4,
+        "logits differ by {} of the largest",
+        worst(&logits_cpu, &logits_gpu)
+    );
+    eprintln!(
+        "AlexNet on wgpu vs flex: logits {:.1e}, input gradient {:.1e} of the largest",
+        worst(&logits_cpu, &logits_gpu),
+        worst(&grad_cpu, &grad_gpu)
+    );
+    assert!(largest(&grad_cpu) > 0.0);
+    assert!(
+        worst(&grad_cpu, &grad_gpu) < 1e-3,
+        "input gradients differ by {} of the largest",
+        worst(&grad_cpu, &grad_gpu)
+    );
+}

@@ -852,6 +852,7 @@ impl ReproduceArgs {
                 "attack-untargeted-n1000.md",
                 "cargo xtask bench attack --goal untargeted --n 1000 --n-foolbox 100 --n-slow 100",
             ),
+            ("frontier.md", "cargo xtask bench frontier"),
             ("train.md", "cargo xtask bench train"),
         ] {
             match std::fs::read_to_string(bench.join(file)) {
@@ -862,7 +863,8 @@ impl ReproduceArgs {
                         if line.starts_with('#') {
                             md += "##";
                         }
-                        md += line;
+                        // Figures beside the table are linked from the report's folder.
+                        md += &line.replace("](frontier-", "](../bench/frontier-");
                         md.push('\n');
                     }
                     md.push('\n');
