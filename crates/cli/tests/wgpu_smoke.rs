@@ -184,3 +184,45 @@ fn alexnet_logits_and_input_gradients_on_wgpu_agree_with_flex() {
         worst(&grad_cpu, &grad_gpu)
     );
 }
+
+#[test]
+fn the_box_constrained_solver_finds_a_quadratics_optimum_at_photo_size_on_wgpu() {
+    use blindspot_attack::{LbfgsbConfig, minimize};
+    use blindspot_models::Bounds;
+    // f(x) = Σ w_j (x_j − t_j)² on [0, 1]^D, D = 3·224·224, weights 0.1–10 and targets partly
+    // outside the box: the optimum is clamp(t, 0, 1), coordinate by coordinate.
+    let dim = 3 * 224 * 224;
+    let w: Vec<f32> = (0..dim)
+        .map(|j| 0.1 + 9.9 * ((j * 37) % 101) as f32 / 100.0)
+        .collect();
+    let t: Vec<f32> = (0..dim)
+        .map(|j| -0.2 + 1.4 * ((j * 53) % 97) as f32 / 96.0)
+        .collect();
+    let optimum: Vec<f32> = t.iter().map(|v| v.clamp(0.0, 1.0)).collect();
+    for device in [Device::flex(), Device::wgpu(Default::default())] {
+        let wt = Tensor::<2>::from_data(TensorData::new(w.clone(), [1, dim]), &device);
+        let tt = Tensor::<2>::from_data(TensorData::new(t.clone(), [1, dim]), &device);
+        let mut objective = |x: Tensor<2>, _rows: &Tensor<1, Int>| {
+            let r = x - tt.clone();
+            let f = (r.clone().square() * wt.clone()).sum_dim(1).reshape([1]);
+            Ok((f, r * wt.clone() * 2.0))
+        };
+        let x0 = Tensor::<2>::full([1, dim], 0.5, &device);
+        let config = LbfgsbConfig {
+            f_tolerance: 0.0,
+            max_iterations: 200,
+            ..LbfgsbConfig::default()
+        };
+        let s = minimize(&mut objective, x0, Bounds::UNIT, &config).unwrap();
+        let x: Vec<f32> = s.x.into_data().iter::<f32>().collect();
+        let worst = x
+            .iter()
+            .zip(&optimum)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        eprintln!(
+            "{device:?}: {:?} after {:?} iterations, {:?} evaluations, value {:?}, worst {worst:.2e}",
+            s.termination, s.iterations, s.evaluations, s.value
+        );
+        assert!(worst < 1e-3, "{device:?}: {worst}");
+    }
+}
