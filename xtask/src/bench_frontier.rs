@@ -16,7 +16,7 @@ use std::process::Command;
 use anyhow::Context;
 use clap::Args;
 
-use crate::bench::{loadavg, read_json, setup_peers, write_json_beside};
+use crate::bench::{FAST_PRESET, loadavg, read_json, setup_peers, write_json_beside};
 use crate::download::DownloadArgs;
 use crate::project_root;
 use crate::reproduce::{Backend, absolute, run_cli};
@@ -49,21 +49,7 @@ pub const LADDER: [(&str, &[&str]); 4] = [
             "1e-4",
         ],
     ),
-    (
-        "fast",
-        &[
-            "--candidates",
-            "2",
-            "--search-steps",
-            "3",
-            "--max-iterations",
-            "40",
-            "--memory",
-            "3",
-            "--f-tolerance",
-            "1e-4",
-        ],
-    ),
+    ("fast", FAST_PRESET),
     (
         "medium",
         &[

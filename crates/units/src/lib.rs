@@ -50,8 +50,8 @@ pub mod top_k;
 pub use direction::{Directions, Projection};
 pub use error::{Result, UnitsError};
 pub use measure::{
-    DirectionChoice, GroupScores, ImageSet, Reference, UnitsConfig, UnitsMeasurement, compare,
-    measure,
+    DirectionChoice, GroupScores, ImageSet, Reference, UnitsConfig, UnitsMeasurement, UnitsRun,
+    compare, measure,
 };
 pub use rank::{PreActivations, Ranking};
 pub use score::{label_share, labels_of, mean_pairwise_distance, random_draws};

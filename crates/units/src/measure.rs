@@ -2,7 +2,7 @@
 //! directions, their coherence scores, the random-image baseline and the comparisons.
 
 use blindspot_data::Dataset;
-use blindspot_report::units::ScoreStats;
+use blindspot_report::units::{ScoreStats, UnitsResult};
 use burn::prelude::*;
 
 use crate::direction::Directions;
@@ -168,6 +168,62 @@ pub struct UnitsMeasurement {
     pub tied_random: usize,
     /// Label share and reference distance over the groups, with the tests.
     pub stats: Vec<ScoreStats>,
+}
+
+/// How a measurement is named in its report: what [`UnitsMeasurement::to_result`] needs beside
+/// the measurement itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitsRun {
+    /// The model under study.
+    pub model: String,
+    /// The layer measured.
+    pub layer: usize,
+    /// Images per top-k set.
+    pub k: usize,
+    /// The image set, in words (`first 10000 test images`).
+    pub image_set: String,
+    /// Seed of the directions and draws.
+    pub seed: u64,
+    /// The reference space, in words.
+    pub reference: String,
+    /// The figures of units and of random directions, if drawn.
+    pub figures: (Option<String>, Option<String>),
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+impl UnitsMeasurement {
+    /// The report's record of this measurement, named by `run`.
+    pub fn to_result(&self, run: UnitsRun) -> UnitsResult {
+        let (figure_natural, figure_random) = run.figures;
+        UnitsResult {
+            model: run.model,
+            layer: run.layer,
+            layers: self.layers,
+            width: self.width,
+            k: run.k,
+            image_set: run.image_set,
+            natural_directions: self.natural.as_ref().map_or(0, |(d, _)| d.len()),
+            degenerate_units: self.degenerate_units.len(),
+            unit_ranking: self
+                .natural
+                .as_ref()
+                .map_or("", |(_, top)| top.ranking.name())
+                .to_owned(),
+            tied_units: self.tied_units.len(),
+            activation_tied_units: self.activation_tied_units.len(),
+            largest_activation_tie: self.largest_activation_tie,
+            random_directions: self.random.as_ref().map_or(0, |(d, _)| d.len()),
+            tied_random_directions: self.tied_random,
+            image_draws: self.draws.len(),
+            seed: run.seed,
+            reference: run.reference,
+            scores: self.stats.clone(),
+            figure_natural,
+            figure_random,
+            seconds: run.seconds,
+        }
+    }
 }
 
 fn scores_of(

@@ -19,9 +19,8 @@ use blindspot_data::write_atomic;
 use blindspot_imagenet::{ALEXNET_LAYERS, PhotoSet, Preprocess, alexnet_layer, units_figure};
 use blindspot_models::alexnet::load_torchvision;
 use blindspot_report::figures::save_png;
-use blindspot_report::units::UnitsResult;
 use blindspot_units::{
-    DirectionChoice, Directions, ImageSet, Reference, UnitsConfig, UnitsMeasurement,
+    DirectionChoice, Directions, ImageSet, Reference, UnitsConfig, UnitsMeasurement, UnitsRun,
     layer_features, measure,
 };
 use clap::Args;
@@ -234,37 +233,20 @@ impl ImagenetUnitsArgs {
         } else {
             format!("{} classes from sub-folders", set.classes.len())
         };
-        let result = UnitsResult {
+        let result = m.to_result(UnitsRun {
             model: weights.clone(),
             layer,
-            layers: m.layers,
-            width: m.width,
             k: self.k,
             image_set: format!(
                 "{} photos of {} ({classes})",
                 set.len(),
                 self.images.display()
             ),
-            natural_directions: m.natural.as_ref().map_or(0, |(d, _)| d.len()),
-            degenerate_units: m.degenerate_units.len(),
-            unit_ranking: m
-                .natural
-                .as_ref()
-                .map_or("", |(_, top)| top.ranking.name())
-                .to_owned(),
-            tied_units: m.tied_units.len(),
-            activation_tied_units: m.activation_tied_units.len(),
-            largest_activation_tie: m.largest_activation_tie,
-            random_directions: m.random.as_ref().map_or(0, |(d, _)| d.len()),
-            tied_random_directions: m.tied_random,
-            image_draws: m.draws.len(),
             seed: self.seed,
             reference,
-            scores: m.stats.clone(),
-            figure_natural,
-            figure_random,
+            figures: (figure_natural, figure_random),
             seconds: start.elapsed().as_secs_f64(),
-        };
+        });
         write_job_files(&m, &result, &dir, self.common.backend.name())?;
         write_tables(&dir, "units", std::slice::from_ref(&result))?;
         let names: Vec<&str> = set.inputs.iter().map(|p| p.name()).collect();

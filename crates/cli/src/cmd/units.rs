@@ -42,7 +42,7 @@ use blindspot_report::provenance::Source;
 use blindspot_report::render_units_section;
 use blindspot_report::units::UnitsResult;
 use blindspot_units::{
-    DirectionChoice, Directions, ImageSet, Reference, UnitsConfig, UnitsMeasurement,
+    DirectionChoice, Directions, ImageSet, Reference, UnitsConfig, UnitsMeasurement, UnitsRun,
     layer_features, layer_width, measure,
 };
 use burn::tensor::Device;
@@ -431,33 +431,16 @@ fn run_job(
     .with_context(|| format!("measuring {} layer {layer}", meta.name))?;
     let (figure_natural, figure_random) =
         write_figures(&m, &meta.name, layer, plan.rows, test, &common.out)?;
-    let result = UnitsResult {
+    let result = m.to_result(UnitsRun {
         model: meta.name.clone(),
         layer,
-        layers: m.layers,
-        width: m.width,
         k: plan.k,
         image_set: format!("first {} test images", test.len()),
-        natural_directions: m.natural.as_ref().map_or(0, |(d, _)| d.len()),
-        degenerate_units: m.degenerate_units.len(),
-        unit_ranking: m
-            .natural
-            .as_ref()
-            .map_or("", |(_, top)| top.ranking.name())
-            .to_owned(),
-        tied_units: m.tied_units.len(),
-        activation_tied_units: m.activation_tied_units.len(),
-        largest_activation_tie: m.largest_activation_tie,
-        random_directions: m.random.as_ref().map_or(0, |(d, _)| d.len()),
-        tied_random_directions: m.tied_random,
-        image_draws: m.draws.len(),
         seed: plan.seed,
         reference,
-        scores: m.stats.clone(),
-        figure_natural,
-        figure_random,
+        figures: (figure_natural, figure_random),
         seconds: start.elapsed().as_secs_f64(),
-    };
+    });
     write_job_files(
         &m,
         &result,
