@@ -296,14 +296,7 @@ impl AttackBenchArgs {
         self.data.run()?;
         let out = absolute(&self.out)?;
         let bench = out.join("bench").join("attack");
-        for model in &self.models {
-            let dir = out.join("models").join(model);
-            anyhow::ensure!(
-                dir.join("model.json").exists(),
-                "{} has no trained model; run `cargo xtask reproduce` (or `blindspot train --model {model}`) first",
-                dir.display()
-            );
-        }
+        require_models(&out, &self.models)?;
         let mut rows = Vec::new();
         for backend in &self.backends {
             for model in &self.models {
@@ -466,14 +459,7 @@ impl AttackBenchArgs {
         self.data.run()?;
         let out = absolute(&self.out)?;
         let bench = out.join("bench").join("attack-untargeted");
-        for model in &self.models {
-            let dir = out.join("models").join(model);
-            anyhow::ensure!(
-                dir.join("model.json").exists(),
-                "{} has no trained model; run `cargo xtask reproduce` (or `blindspot train --model {model}`) first",
-                dir.display()
-            );
-        }
+        require_models(&out, &self.models)?;
         let first = *self.backends.first().context("no backend")?;
         let n_slow = self.n_slow.unwrap_or(self.n).min(self.n);
         let n_foolbox = self.n_foolbox.min(self.n);
@@ -664,6 +650,20 @@ impl AttackBenchArgs {
         });
         write_json_beside(&path, &json)
     }
+}
+
+/// Fails, naming the command that trains it, unless every model has a checkpoint under
+/// `<out>/models/`.
+pub(crate) fn require_models(out: &Path, models: &[String]) -> anyhow::Result<()> {
+    for model in models {
+        let dir = out.join("models").join(model);
+        anyhow::ensure!(
+            dir.join("model.json").exists(),
+            "{} has no trained model; run `cargo xtask reproduce` (or `blindspot train --model {model}`) first",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// The 1-minute load average (Linux), for the tables: the machine is shared.

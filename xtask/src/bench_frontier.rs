@@ -16,7 +16,9 @@ use std::process::Command;
 use anyhow::Context;
 use clap::Args;
 
-use crate::bench::{FAST_PRESET, loadavg, read_json, setup_peers, write_json_beside};
+use crate::bench::{
+    FAST_PRESET, loadavg, read_json, require_models, setup_peers, write_json_beside,
+};
 use crate::download::DownloadArgs;
 use crate::project_root;
 use crate::reproduce::{Backend, absolute, run_cli};
@@ -161,14 +163,7 @@ impl FrontierBenchArgs {
         self.data.run()?;
         let out = absolute(&self.out)?;
         let bench = out.join("bench").join("frontier");
-        for model in &self.models {
-            let dir = out.join("models").join(model);
-            anyhow::ensure!(
-                dir.join("model.json").exists(),
-                "{} has no trained model; run `cargo xtask reproduce` (or `blindspot train --model {model}`) first",
-                dir.display()
-            );
-        }
+        require_models(&out, &self.models)?;
         // Every row is scored by run_peers.py, ours too.
         let base = setup_peers()?;
         let mut blocks = Vec::new();

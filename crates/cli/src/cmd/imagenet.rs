@@ -141,10 +141,7 @@ impl ImagenetAttackArgs {
         let outcome = attack_photos(&model, x, &names, &attack, &mut progress)?;
         drop(progress);
         let seconds = started.elapsed().as_secs_f64();
-        let stem = self
-            .weights
-            .file_stem()
-            .map_or_else(|| "alexnet".into(), |s| s.to_string_lossy().into_owned());
+        let stem = crate::cmd::imagenet_units::stem(&self.weights);
         let dir = self.dir.clone().unwrap_or_else(|| {
             self.common.out.join("imagenet").join(stem).join(format!(
                 "{}-{}",

@@ -95,8 +95,8 @@ fn spinner(message: String) -> ProgressBar {
     bar
 }
 
-/// The file stem of a weights file, naming its results.
-fn stem(path: &std::path::Path) -> String {
+/// The file stem of a weights file, naming its results (`alexnet` if it has none).
+pub(crate) fn stem(path: &std::path::Path) -> String {
     path.file_stem()
         .map_or_else(|| "alexnet".into(), |s| s.to_string_lossy().into_owned())
 }
