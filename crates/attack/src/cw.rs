@@ -58,6 +58,7 @@ use crate::error::{AttackError, Result};
 use crate::goal::{Goal, Problem};
 use crate::host;
 use crate::loss::{MIN_LEAD, lead, one_hot};
+use crate::rows;
 use blindspot_models::Classifier;
 
 /// `tanh(w₀)` stays within `±(1 − EDGE)`, so that `atanh` is finite.
@@ -275,7 +276,7 @@ impl CwAttack {
                 .sub_scalar(1.0)
                 .clamp(-(1.0 - EDGE), 1.0 - EDGE)
                 .atanh();
-            let ones = x0.zeros_like().sum_dim(1).add_scalar(1.0);
+            let ones = Tensor::<2>::ones([x0.dims()[0], 1], &x0.device());
             let mut kept = x0.clone();
             let mut kept_d2 = ones.clone().mul_scalar(f32::INFINITY);
             let mut kept_c = ones.clone().mul_scalar(f32::NAN);
@@ -299,7 +300,7 @@ impl CwAttack {
                         .add_scalar(1.0)
                         .mul_scalar(span / 2.0)
                         .add_scalar(bounds.lo);
-                    let d2 = (xa.clone() - x0.clone()).square().sum_dim(1);
+                    let d2 = rows::sum((xa.clone() - x0.clone()).square());
                     let z = model.logits(xa.clone());
                     let lead = lead(z, goal.clone(), targeted);
                     let f = lead.clone().neg().clamp_min(-kappa);

@@ -27,6 +27,7 @@ use crate::error::{AttackError, Result};
 use crate::goal::{Goal, Problem};
 use crate::host;
 use crate::loss::{MIN_LEAD, lead, one_hot};
+use crate::rows;
 use blindspot_models::Classifier;
 
 /// The last step size of the cosine schedule (the reference implementation's).
@@ -179,11 +180,12 @@ impl DdnAttack {
             let picked: Vec<usize> = active.iter().map(|&i| batch.goal_class[i]).collect();
             let goal = host::matrix(one_hot(&picked, classes), m, classes, &device);
             // The norm of the farthest point of the box, per row.
-            let worst = (x0.clone().sub_scalar(bounds.lo))
-                .max_pair(x0.clone().neg().add_scalar(bounds.hi))
-                .square()
-                .sum_dim(1)
-                .sqrt();
+            let worst = rows::sum(
+                (x0.clone().sub_scalar(bounds.lo))
+                    .max_pair(x0.clone().neg().add_scalar(bounds.hi))
+                    .square(),
+            )
+            .sqrt();
             let mut delta = x0.zeros_like();
             let mut norm = worst.zeros_like().add_scalar(config.init_norm);
             let mut kept = x0.clone();
@@ -198,7 +200,7 @@ impl DdnAttack {
                 // Reached: past the boundary by a margin no rounding undoes, for the norm's
                 // schedule as for the points kept.
                 let reached = lead(z.inner(), goal.clone(), targeted).greater_elem(MIN_LEAD);
-                let length = delta.clone().square().sum_dim(1).sqrt();
+                let length = rows::sum(delta.clone().square()).sqrt();
                 let better = reached
                     .clone()
                     .bool_and(length.clone().lower(kept_norm.clone()));
@@ -209,10 +211,7 @@ impl DdnAttack {
                 let sign = reached.float().mul_scalar(2.0).sub_scalar(1.0);
                 norm = (norm * (sign.mul_scalar(-config.gamma).add_scalar(1.0)))
                     .min_pair(worst.clone());
-                let length = delta
-                    .clone()
-                    .square()
-                    .sum_dim(1)
+                let length = rows::sum(delta.clone().square())
                     .sqrt()
                     .clamp_min(f32::MIN_POSITIVE);
                 delta = delta * (norm.clone() / length);

@@ -27,6 +27,7 @@ use crate::error::{AttackError, Result};
 use crate::goal::{Goal, Problem};
 use crate::host;
 use crate::loss::one_hot;
+use crate::rows;
 use blindspot_models::Classifier;
 
 /// Added to every step's linearized distance (in the norm's units), as in the reference
@@ -283,9 +284,10 @@ impl DeepFoolAttack {
             grads - gy
         };
         let c = w.dims()[0];
+        let flat = w.clone().reshape([c * m, dim]);
         let dual = match self.config.norm {
-            Norm::L2 => w.clone().square().sum_dim(2).sqrt(),
-            Norm::Linf => w.clone().abs().sum_dim(2),
+            Norm::L2 => rows::sum(flat.square()).sqrt(),
+            Norm::Linf => rows::sum(flat.abs()),
         };
         let dual = host::read(dual)?;
         // The nearest usable candidate of each row, and its step length in the norm.

@@ -362,7 +362,7 @@ fn check_pixels(x: &Tensor<2>, bounds: Bounds) -> Result<()> {
     let bad = x.clone().is_finite().bool_not().float()
         + x.clone().lower_elem(bounds.lo).float()
         + x.clone().greater_elem(bounds.hi).float();
-    let flags = host::read(bad.sum_dim(1))?;
+    let flags = host::read(crate::rows::sum(bad))?;
     match flags.iter().position(|&f| f > 0.0) {
         Some(row) => Err(AttackError::Pixels {
             row,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{AttackError, Result};
 use crate::goal::Problem;
 use crate::loss::{TargetedLoss, per_row};
+use crate::rows;
 use blindspot_models::{Bounds, Classifier};
 
 /// The norm of an ε-ball around the clean image.
@@ -86,10 +87,7 @@ pub(crate) fn direction(g: Tensor<2>, norm: Norm) -> Tensor<2> {
     match norm {
         Norm::Linf => g.sign(),
         Norm::L2 => {
-            let len = g
-                .clone()
-                .square()
-                .sum_dim(1)
+            let len = rows::sum(g.clone().square())
                 .sqrt()
                 .clamp_min(f32::MIN_POSITIVE);
             g / len
@@ -114,7 +112,7 @@ pub(crate) fn project(
             .min_pair(x0.clone().add_scalar(epsilon)),
         Norm::L2 => {
             let r = x - x0.clone();
-            let len = r.clone().square().sum_dim(1).sqrt();
+            let len = rows::sum(r.clone().square()).sqrt();
             let scale = (len.clamp_min(f32::MIN_POSITIVE).recip() * epsilon).clamp_max(1.0);
             x0.clone() + r * scale
         }

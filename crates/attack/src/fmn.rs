@@ -39,6 +39,7 @@ use crate::error::{AttackError, Result};
 use crate::goal::{Goal, Problem};
 use crate::host;
 use crate::loss::{MIN_LEAD, lead, one_hot};
+use crate::rows;
 use blindspot_models::Classifier;
 
 /// Settings of [`FmnAttack`].
@@ -151,16 +152,16 @@ pub struct FmnAttack {
 /// The norm `‖r‖` of each row `[n, 1]`.
 fn row_norm(r: Tensor<2>, norm: Norm) -> Tensor<2> {
     match norm {
-        Norm::L2 => r.square().sum_dim(1).sqrt(),
-        Norm::Linf => r.abs().max_dim(1),
+        Norm::L2 => rows::sum(r.square()).sqrt(),
+        Norm::Linf => rows::max(r.abs()),
     }
 }
 
 /// The dual norm `‖g‖_*` of each row `[n, 1]`.
 fn dual_norm(g: Tensor<2>, norm: Norm) -> Tensor<2> {
     match norm {
-        Norm::L2 => g.square().sum_dim(1).sqrt(),
-        Norm::Linf => g.abs().sum_dim(1),
+        Norm::L2 => rows::sum(g.square()).sqrt(),
+        Norm::Linf => rows::sum(g.abs()),
     }
 }
 

@@ -56,6 +56,7 @@ use crate::goal::{Goal, Problem};
 use crate::host;
 use crate::lbfgsb::{LbfgsbConfig, minimize};
 use crate::loss::{TargetedLoss, one_hot, per_row};
+use crate::rows;
 use blindspot_models::Classifier;
 
 /// Settings of [`LbfgsAttack`].
@@ -273,7 +274,7 @@ impl<M: Classifier> crate::lbfgsb::BatchObjective for Objective<'_, M> {
         let goal = pick(&self.goal);
         let rival = self.rival.as_ref().map(pick);
         let xa = x.autodiff().require_grad();
-        let dist = (xa.clone() - x0).square().sum_dim(1);
+        let dist = rows::sum((xa.clone() - x0).square());
         let logits = self.model.logits(xa.clone());
         let value = dist * c + per_row(logits, goal, rival, self.loss, self.kappa);
         let grads = value.clone().sum().backward();
@@ -558,7 +559,7 @@ impl LbfgsAttack {
                 targeted,
                 config.success_margin,
             );
-            let d2 = (xs.clone() - xa0).square().sum_dim(1);
+            let d2 = rows::sum((xs.clone() - xa0).square());
             let status = host::read(Tensor::cat(vec![ok.float(), d2], 1))?;
             let mut improved = Vec::new();
             let mut still = Vec::new();

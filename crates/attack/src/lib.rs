@@ -48,6 +48,7 @@ pub mod loss;
 pub mod oracle;
 pub mod pgd;
 pub mod robustness;
+pub mod rows;
 
 pub use any::{AnyAttack, Kind};
 pub use attack::{AttackObserver, AttackResult, Quiet, cpu_workers};

@@ -185,14 +185,47 @@ fn alexnet_logits_and_input_gradients_on_wgpu_agree_with_flex() {
     );
 }
 
-/// Fails on Mesa's lavapipe whenever the kernels autotuned in a fresh `target/environment`
-/// cache are used (LineSearchFailed or FunctionTolerance 0.45–0.5 from the optimum; the flex
-/// run beside it converges to 1e-5), and passes with a cache tuned earlier: the objective's
-/// values on a 150,528-wide row then come out inconsistent. Not a solver bug (flex, and wgpu
-/// with the other kernels, converge); kept out of CI until it is run on a real GPU:
-/// `cargo test -p blindspot-cli --release --features wgpu --test wgpu_smoke -- --ignored`.
+/// `blindspot_attack::rows` reduces photo-wide rows right on wgpu, where Burn's own `sum_dim`
+/// and `max_dim` do not (see that module: on lavapipe `[2, 150528]` sums came out 26% off and
+/// wider batches gave rows of zeros). Checked against f64 sums on the host, at the shapes that
+/// failed: photo rows in even and odd numbers, and one 299 × 299 photo.
 #[test]
-#[ignore = "lavapipe: wrong results with freshly autotuned kernels at photo size (see the doc comment)"]
+fn photo_wide_row_sums_and_maxima_on_wgpu_equal_the_hosts() {
+    use blindspot_attack::rows;
+    let gpu = Device::wgpu(Default::default());
+    for (n, d) in [
+        (2, 3 * 224 * 224),
+        (5, 3 * 224 * 224),
+        (8, 65_536),
+        (1, 3 * 299 * 299),
+    ] {
+        // A fixed pseudo-random pattern in [0, 1), the same on every run.
+        let v: Vec<f32> = (0..n * d)
+            .map(|i| ((i as u64 * 2_654_435_761) % 1_000_003) as f32 / 1_000_003.0)
+            .collect();
+        let x = Tensor::<2>::from_data(TensorData::new(v.clone(), [n, d]), &gpu);
+        let sums: Vec<f32> = rows::sum(x.clone()).into_data().iter::<f32>().collect();
+        let maxima: Vec<f32> = rows::max(x).into_data().iter::<f32>().collect();
+        for r in 0..n {
+            let row = &v[r * d..(r + 1) * d];
+            let exact: f64 = row.iter().map(|&a| a as f64).sum();
+            let largest = row.iter().copied().fold(f32::MIN, f32::max);
+            let error = (sums[r] as f64 - exact).abs() / exact;
+            assert!(
+                error < 1e-5,
+                "[{n}, {d}] row {r}: sum {} vs {exact}",
+                sums[r]
+            );
+            assert_eq!(maxima[r], largest, "[{n}, {d}] row {r}");
+        }
+    }
+}
+
+/// The box-constrained L-BFGS at photo size on wgpu. Before the solver's dot products went
+/// through `blindspot_attack::rows`, this failed on lavapipe (LineSearchFailed or
+/// FunctionTolerance 0.45–0.5 from the optimum, while flex converged to 1e-5): with two or
+/// more curvature pairs in the history, Burn's `sum_dim` over 150,528-wide rows was wrong.
+#[test]
 fn the_box_constrained_solver_finds_a_quadratics_optimum_at_photo_size_on_wgpu() {
     use blindspot_attack::{LbfgsbConfig, minimize};
     use blindspot_models::Bounds;
@@ -211,7 +244,7 @@ fn the_box_constrained_solver_finds_a_quadratics_optimum_at_photo_size_on_wgpu()
         let tt = Tensor::<2>::from_data(TensorData::new(t.clone(), [1, dim]), &device);
         let mut objective = |x: Tensor<2>, _rows: &Tensor<1, Int>| {
             let r = x - tt.clone();
-            let f = (r.clone().square() * wt.clone()).sum_dim(1).reshape([1]);
+            let f = blindspot_attack::rows::sum(r.clone().square() * wt.clone()).reshape([1]);
             Ok((f, r * wt.clone() * 2.0))
         };
         let x0 = Tensor::<2>::full([1, dim], 0.5, &device);

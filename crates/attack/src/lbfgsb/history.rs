@@ -19,7 +19,7 @@ pub(crate) struct History {
 
 /// Row-wise dot product, `[n, D] × [n, D] → [n, 1]`.
 pub(crate) fn dot(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
-    (a * b).sum_dim(1)
+    crate::rows::sum(a * b)
 }
 
 impl History {

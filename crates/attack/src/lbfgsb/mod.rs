@@ -371,9 +371,9 @@ pub fn minimize<O: BatchObjective>(
     while !w.rows.is_empty() {
         // Status: projected gradient, value, last decrease.
         let n = w.rows.len();
-        let pg = (w.x.clone() - (w.x.clone() - w.g.clone()).clamp(bounds.lo, bounds.hi))
-            .abs()
-            .max_dim(1);
+        let pg = crate::rows::max(
+            (w.x.clone() - (w.x.clone() - w.g.clone()).clamp(bounds.lo, bounds.hi)).abs(),
+        );
         let status = host::read(Tensor::cat(
             vec![pg, w.f.clone(), w.small_decrease.clone()],
             1,
