@@ -52,12 +52,12 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::attack::{AttackObserver, AttackResult};
-use crate::driver::{self, Batch};
+use crate::driver::{self, Chunk, ChunkAttack, ChunkPlan};
 use crate::eps;
 use crate::error::{AttackError, Result};
-use crate::goal::{Goal, Problem};
+use crate::goal::Goal;
 use crate::host;
-use crate::loss::{MIN_LEAD, lead, one_hot};
+use crate::loss::{MIN_LEAD, lead};
 use crate::rows;
 use blindspot_models::Classifier;
 
@@ -223,144 +223,120 @@ impl CwAttack {
         labels: &[usize],
         observer: &mut dyn AttackObserver,
     ) -> Result<AttackResult> {
-        let config = &self.config;
-        config.validate()?;
-        let plan =
-            driver::ChunkPlan::new(config.goal, config.seed, config.batch_size, config.workers);
-        driver::run_per_chunk(
-            model,
-            x,
-            labels,
-            observer,
-            plan,
-            |x, chunk, targeted, out, report| {
-                self.attack_chunk(model, x, chunk, targeted, out, report)
-            },
-        )
+        driver::run(self, model, x, labels, observer)
+    }
+}
+
+impl ChunkAttack for CwAttack {
+    fn plan(&self) -> Result<ChunkPlan> {
+        let c = &self.config;
+        c.validate()?;
+        Ok(ChunkPlan::new(c.goal, c.seed, c.batch_size, c.workers))
     }
 
-    fn attack_chunk<M: Classifier>(
-        &self,
-        model: &M,
-        x_all: &Tensor<2>,
-        problems: &[Problem],
-        targeted: bool,
-        out: &mut AttackResult,
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<()> {
+    fn attack_chunk<M: Classifier>(&self, model: &M, chunk: &mut Chunk<'_>) -> Result<()> {
         let config = &self.config;
-        let device = x_all.device();
+        let active = chunk.active.clone();
+        let device = chunk.batch.x0.device();
         let bounds = model.bounds();
-        let classes = model.num_classes();
-        let n = problems.len();
-        let batch = Batch::new(model, x_all, problems, targeted)?;
-        let active = batch.to_attack();
-        progress(n - active.len());
-        let mut evaluations = vec![1usize; n];
-        let mut attacked = vec![false; n];
-        let mut c_out = vec![f32::NAN; n];
-        let mut best = batch.x0.clone();
-        if !active.is_empty() {
-            let m = active.len();
-            let dim = out.dim;
-            let idx = host::indices(&active, &device);
-            let x0 = batch.x0.clone().select(0, idx);
-            let picked: Vec<usize> = active.iter().map(|&i| batch.goal_class[i]).collect();
-            let goal = host::matrix(one_hot(&picked, classes), m, classes, &device);
-            let kappa = config.confidence.max(MIN_LEAD);
-            let span = bounds.hi - bounds.lo;
-            let w0 = x0
-                .clone()
-                .sub_scalar(bounds.lo)
-                .mul_scalar(2.0 / span)
-                .sub_scalar(1.0)
-                .clamp(-(1.0 - EDGE), 1.0 - EDGE)
-                .atanh();
-            let ones = Tensor::<2>::ones([x0.dims()[0], 1], &x0.device());
-            let mut kept = x0.clone();
-            let mut kept_d2 = ones.clone().mul_scalar(f32::INFINITY);
-            let mut kept_c = ones.clone().mul_scalar(f32::NAN);
-            let mut search = vec![Search::new(f64::from(config.initial_c)); m];
-            let period = config.abort_period();
-            for _ in 0..config.search_steps {
-                let cs: Vec<f32> = search.iter().map(|s| s.c as f32).collect();
-                let c = host::matrix(cs, m, 1, &device);
-                let mut w = w0.clone();
-                let mut moment1 = w0.zeros_like();
-                let mut moment2 = w0.zeros_like();
-                let mut running = vec![true; m];
-                let mut moving = ones.clone();
-                let mut previous = vec![f32::INFINITY; m];
-                let mut found = ones.clone().lower_elem(0.0);
-                for step in 0..config.steps {
-                    let wa = w.clone().autodiff().require_grad();
-                    let xa = wa
-                        .clone()
-                        .tanh()
-                        .add_scalar(1.0)
-                        .mul_scalar(span / 2.0)
-                        .add_scalar(bounds.lo);
-                    let d2 = rows::sum((xa.clone() - x0.clone()).square());
-                    let z = model.logits(xa.clone());
-                    let lead = lead(z, goal.clone(), targeted);
-                    let f = lead.clone().neg().clamp_min(-kappa);
-                    let objective = d2.clone() + f * c.clone();
-                    let grads = objective.clone().sum().backward();
-                    let g = wa.grad(&grads).ok_or(AttackError::NoGradient)?;
-                    for (j, &i) in active.iter().enumerate() {
-                        if running[j] {
-                            evaluations[i] += 1;
-                        }
+        let targeted = chunk.batch.targeted;
+        let m = active.len();
+        let dim = chunk.batch.x0.dims()[1];
+        let x0 = chunk.clean(&active);
+        let goal = chunk.goals(&active, model.num_classes());
+        let kappa = config.confidence.max(MIN_LEAD);
+        let span = bounds.hi - bounds.lo;
+        let w0 = x0
+            .clone()
+            .sub_scalar(bounds.lo)
+            .mul_scalar(2.0 / span)
+            .sub_scalar(1.0)
+            .clamp(-(1.0 - EDGE), 1.0 - EDGE)
+            .atanh();
+        let ones = Tensor::<2>::ones([x0.dims()[0], 1], &x0.device());
+        let mut kept = x0.clone();
+        let mut kept_d2 = ones.clone().mul_scalar(f32::INFINITY);
+        let mut kept_c = ones.clone().mul_scalar(f32::NAN);
+        let mut search = vec![Search::new(f64::from(config.initial_c)); m];
+        let period = config.abort_period();
+        for _ in 0..config.search_steps {
+            let cs: Vec<f32> = search.iter().map(|s| s.c as f32).collect();
+            let c = host::matrix(cs, m, 1, &device);
+            let mut w = w0.clone();
+            let mut moment1 = w0.zeros_like();
+            let mut moment2 = w0.zeros_like();
+            let mut running = vec![true; m];
+            let mut moving = ones.clone();
+            let mut previous = vec![f32::INFINITY; m];
+            let mut found = ones.clone().lower_elem(0.0);
+            for step in 0..config.steps {
+                let wa = w.clone().autodiff().require_grad();
+                let xa = wa
+                    .clone()
+                    .tanh()
+                    .add_scalar(1.0)
+                    .mul_scalar(span / 2.0)
+                    .add_scalar(bounds.lo);
+                let d2 = rows::sum((xa.clone() - x0.clone()).square());
+                let z = model.logits(xa.clone());
+                let lead = lead(z, goal.clone(), targeted);
+                let f = lead.clone().neg().clamp_min(-kappa);
+                let objective = d2.clone() + f * c.clone();
+                let grads = objective.clone().sum().backward();
+                let g = wa.grad(&grads).ok_or(AttackError::NoGradient)?;
+                for (j, &i) in active.iter().enumerate() {
+                    if running[j] {
+                        chunk.evaluations[i] += 1;
                     }
-                    // Keep the closest point reaching the goal by κ.
-                    let d2 = d2.inner();
-                    let reached = lead.inner().greater_equal_elem(kappa);
-                    let better = reached.clone().bool_and(d2.clone().lower(kept_d2.clone()));
-                    found = found.bool_or(reached);
-                    kept_d2 = kept_d2.mask_where(better.clone(), d2);
-                    kept_c = kept_c.mask_where(better.clone(), c.clone());
-                    kept = kept.mask_where(better.expand([m, dim]), xa.inner());
-                    if config.abort_early && step % period == 0 {
-                        let values = host::read(objective.inner())?;
-                        for j in 0..m {
-                            if running[j] {
-                                // A NaN objective stops the row too.
-                                if values[j] <= ABORT_FACTOR * previous[j] {
-                                    previous[j] = values[j];
-                                } else {
-                                    running[j] = false;
-                                }
+                }
+                // Keep the closest point reaching the goal by κ.
+                let d2 = d2.inner();
+                let reached = lead.inner().greater_equal_elem(kappa);
+                let better = reached.clone().bool_and(d2.clone().lower(kept_d2.clone()));
+                found = found.bool_or(reached);
+                kept_d2 = kept_d2.mask_where(better.clone(), d2);
+                kept_c = kept_c.mask_where(better.clone(), c.clone());
+                kept = kept.mask_where(better.expand([m, dim]), xa.inner());
+                if config.abort_early && step % period == 0 {
+                    let values = host::read(objective.inner())?;
+                    for j in 0..m {
+                        if running[j] {
+                            // A NaN objective stops the row too.
+                            if values[j] <= ABORT_FACTOR * previous[j] {
+                                previous[j] = values[j];
+                            } else {
+                                running[j] = false;
                             }
                         }
-                        if !running.contains(&true) {
-                            break;
-                        }
-                        let flags = running.iter().map(|&r| f32::from(u8::from(r))).collect();
-                        moving = host::matrix(flags, m, 1, &device);
                     }
-                    // Adam, bias-corrected.
-                    let t = (step + 1) as i32;
-                    moment1 = moment1.mul_scalar(BETA1) + g.clone().mul_scalar(1.0 - BETA1);
-                    moment2 = moment2.mul_scalar(BETA2) + g.square().mul_scalar(1.0 - BETA2);
-                    let m_hat = moment1.clone().div_scalar(1.0 - BETA1.powi(t));
-                    let v_hat = moment2.clone().div_scalar(1.0 - BETA2.powi(t));
-                    let update = m_hat / v_hat.sqrt().add_scalar(ADAM_EPSILON);
-                    w = w - update.mul_scalar(config.step_size) * moving.clone();
+                    if !running.contains(&true) {
+                        break;
+                    }
+                    let flags = running.iter().map(|&r| f32::from(u8::from(r))).collect();
+                    moving = host::matrix(flags, m, 1, &device);
                 }
-                let found = host::read(found.float())?;
-                for (s, &f) in search.iter_mut().zip(&found) {
-                    s.update(f > 0.5);
-                }
+                // Adam, bias-corrected.
+                let t = (step + 1) as i32;
+                moment1 = moment1.mul_scalar(BETA1) + g.clone().mul_scalar(1.0 - BETA1);
+                moment2 = moment2.mul_scalar(BETA2) + g.square().mul_scalar(1.0 - BETA2);
+                let m_hat = moment1.clone().div_scalar(1.0 - BETA1.powi(t));
+                let v_hat = moment2.clone().div_scalar(1.0 - BETA2.powi(t));
+                let update = m_hat / v_hat.sqrt().add_scalar(ADAM_EPSILON);
+                w = w - update.mul_scalar(config.step_size) * moving.clone();
             }
-            let kept_c = host::read(kept_c)?;
-            for (j, &i) in active.iter().enumerate() {
-                attacked[i] = true;
-                c_out[i] = kept_c[j];
+            let found = host::read(found.float())?;
+            for (s, &f) in search.iter_mut().zip(&found) {
+                s.update(f > 0.5);
             }
-            // Problems that never reached the goal keep the clean image.
-            best = driver::replace_rows(best, &active, kept);
         }
-        batch.finish(model, problems, best, &attacked, &c_out, &evaluations, out)
+        let kept_c = host::read(kept_c)?;
+        for (j, &i) in active.iter().enumerate() {
+            chunk.c[i] = kept_c[j];
+        }
+        // Problems that never reached the goal keep the clean image. Their evaluations were
+        // counted step by step above.
+        chunk.record(&active, kept, 0);
+        Ok(())
     }
 }
 

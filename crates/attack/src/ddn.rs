@@ -21,12 +21,11 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::attack::{AttackObserver, AttackResult};
-use crate::driver::{self, Batch};
+use crate::driver::{self, Chunk, ChunkAttack, ChunkPlan};
 use crate::eps::{self, Norm};
 use crate::error::{AttackError, Result};
-use crate::goal::{Goal, Problem};
-use crate::host;
-use crate::loss::{MIN_LEAD, lead, one_hot};
+use crate::goal::Goal;
+use crate::loss::{MIN_LEAD, lead};
 use crate::rows;
 use blindspot_models::Classifier;
 
@@ -136,106 +135,70 @@ impl DdnAttack {
         labels: &[usize],
         observer: &mut dyn AttackObserver,
     ) -> Result<AttackResult> {
-        let config = &self.config;
-        config.validate()?;
-        let plan =
-            driver::ChunkPlan::new(config.goal, config.seed, config.batch_size, config.workers);
-        driver::run_per_chunk(
-            model,
-            x,
-            labels,
-            observer,
-            plan,
-            |x, chunk, targeted, out, report| {
-                self.attack_chunk(model, x, chunk, targeted, out, report)
-            },
-        )
+        driver::run(self, model, x, labels, observer)
+    }
+}
+
+impl ChunkAttack for DdnAttack {
+    fn plan(&self) -> Result<ChunkPlan> {
+        let c = &self.config;
+        c.validate()?;
+        Ok(ChunkPlan::new(c.goal, c.seed, c.batch_size, c.workers))
     }
 
-    fn attack_chunk<M: Classifier>(
-        &self,
-        model: &M,
-        x_all: &Tensor<2>,
-        problems: &[Problem],
-        targeted: bool,
-        out: &mut AttackResult,
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<()> {
+    fn attack_chunk<M: Classifier>(&self, model: &M, chunk: &mut Chunk<'_>) -> Result<()> {
         let config = &self.config;
-        let device = x_all.device();
+        let active = chunk.active.clone();
         let bounds = model.bounds();
-        let classes = model.num_classes();
-        let n = problems.len();
-        let batch = Batch::new(model, x_all, problems, targeted)?;
-        let active = batch.to_attack();
-        progress(n - active.len());
-        let mut evaluations = vec![1usize; n];
-        let mut attacked = vec![false; n];
-        let mut best = batch.x0.clone();
-        if !active.is_empty() {
-            let m = active.len();
-            let dim = out.dim;
-            let idx = host::indices(&active, &device);
-            let x0 = batch.x0.clone().select(0, idx);
-            let picked: Vec<usize> = active.iter().map(|&i| batch.goal_class[i]).collect();
-            let goal = host::matrix(one_hot(&picked, classes), m, classes, &device);
-            // The norm of the farthest point of the box, per row.
-            let worst = rows::sum(
-                (x0.clone().sub_scalar(bounds.lo))
-                    .max_pair(x0.clone().neg().add_scalar(bounds.hi))
-                    .square(),
-            )
-            .sqrt();
-            let mut delta = x0.zeros_like();
-            let mut norm = worst.zeros_like().add_scalar(config.init_norm);
-            let mut kept = x0.clone();
-            let mut kept_norm = worst.zeros_like().add_scalar(f32::INFINITY);
-            for i in 0..config.steps {
-                let xs = x0.clone() + delta.clone();
-                let xa = xs.clone().autodiff().require_grad();
-                let z = model.logits(xa.clone());
-                let loss = eps::descent_loss(z.clone(), goal.clone(), targeted);
-                let grads = loss.sum().backward();
-                let g = xa.grad(&grads).ok_or(AttackError::NoGradient)?;
-                // Reached: past the boundary by a margin no rounding undoes, for the norm's
-                // schedule as for the points kept.
-                let reached = lead(z.inner(), goal.clone(), targeted).greater_elem(MIN_LEAD);
-                let length = rows::sum(delta.clone().square()).sqrt();
-                let better = reached
-                    .clone()
-                    .bool_and(length.clone().lower(kept_norm.clone()));
-                kept_norm = kept_norm.mask_where(better.clone(), length);
-                kept = kept.mask_where(better.expand([m, dim]), xs);
-                delta = delta - eps::direction(g, Norm::L2) * config.alpha(i);
-                // ε(1 − γ) where reached, ε(1 + γ) elsewhere.
-                let sign = reached.float().mul_scalar(2.0).sub_scalar(1.0);
-                norm = (norm * (sign.mul_scalar(-config.gamma).add_scalar(1.0)))
-                    .min_pair(worst.clone());
-                let length = rows::sum(delta.clone().square())
-                    .sqrt()
-                    .clamp_min(f32::MIN_POSITIVE);
-                delta = delta * (norm.clone() / length);
-                delta = (x0.clone() + delta).clamp(bounds.lo, bounds.hi) - x0.clone();
-            }
-            // Problems that never reached the goal keep their last point.
-            let found = kept_norm.is_finite();
-            let last = x0 + delta;
-            let chosen = last.mask_where(found.expand([m, dim]), kept);
-            best = driver::replace_rows(best, &active, chosen);
-            for &i in &active {
-                attacked[i] = true;
-                evaluations[i] += config.steps;
-            }
-        }
-        batch.finish(
-            model,
-            problems,
-            best,
-            &attacked,
-            &vec![f32::NAN; n],
-            &evaluations,
-            out,
+        let targeted = chunk.batch.targeted;
+        let m = active.len();
+        let dim = chunk.batch.x0.dims()[1];
+        let x0 = chunk.clean(&active);
+        let goal = chunk.goals(&active, model.num_classes());
+        // The norm of the farthest point of the box, per row.
+        let worst = rows::sum(
+            (x0.clone().sub_scalar(bounds.lo))
+                .max_pair(x0.clone().neg().add_scalar(bounds.hi))
+                .square(),
         )
+        .sqrt();
+        let mut delta = x0.zeros_like();
+        let mut norm = worst.zeros_like().add_scalar(config.init_norm);
+        let mut kept = x0.clone();
+        let mut kept_norm = worst.zeros_like().add_scalar(f32::INFINITY);
+        for i in 0..config.steps {
+            let xs = x0.clone() + delta.clone();
+            let xa = xs.clone().autodiff().require_grad();
+            let z = model.logits(xa.clone());
+            let loss = eps::descent_loss(z.clone(), goal.clone(), targeted);
+            let grads = loss.sum().backward();
+            let g = xa.grad(&grads).ok_or(AttackError::NoGradient)?;
+            // Reached: past the boundary by a margin no rounding undoes, for the norm's
+            // schedule as for the points kept.
+            let reached = lead(z.inner(), goal.clone(), targeted).greater_elem(MIN_LEAD);
+            let length = rows::sum(delta.clone().square()).sqrt();
+            let better = reached
+                .clone()
+                .bool_and(length.clone().lower(kept_norm.clone()));
+            kept_norm = kept_norm.mask_where(better.clone(), length);
+            kept = kept.mask_where(better.expand([m, dim]), xs);
+            delta = delta - eps::direction(g, Norm::L2) * config.alpha(i);
+            // ε(1 − γ) where reached, ε(1 + γ) elsewhere.
+            let sign = reached.float().mul_scalar(2.0).sub_scalar(1.0);
+            norm =
+                (norm * (sign.mul_scalar(-config.gamma).add_scalar(1.0))).min_pair(worst.clone());
+            let length = rows::sum(delta.clone().square())
+                .sqrt()
+                .clamp_min(f32::MIN_POSITIVE);
+            delta = delta * (norm.clone() / length);
+            delta = (x0.clone() + delta).clamp(bounds.lo, bounds.hi) - x0.clone();
+        }
+        // Problems that never reached the goal keep their last point.
+        let found = kept_norm.is_finite();
+        let last = x0 + delta;
+        let chosen = last.mask_where(found.expand([m, dim]), kept);
+        chunk.record(&active, chosen, config.steps);
+        Ok(())
     }
 }
 

@@ -21,7 +21,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::attack::{AttackObserver, AttackResult};
-use crate::driver::{self, Batch, replace_rows};
+use crate::driver::{self, Batch, Chunk, ChunkAttack, ChunkPlan, replace_rows};
 use crate::eps::{self, Norm};
 use crate::error::{AttackError, Result};
 use crate::goal::{Goal, Problem};
@@ -141,115 +141,94 @@ impl DeepFoolAttack {
         labels: &[usize],
         observer: &mut dyn AttackObserver,
     ) -> Result<AttackResult> {
-        let config = &self.config;
-        config.validate()?;
-        let plan =
-            driver::ChunkPlan::new(config.goal, config.seed, config.batch_size, config.workers);
-        driver::run_per_chunk(
-            model,
-            x,
-            labels,
-            observer,
-            plan,
-            |x, chunk, targeted, out, report| {
-                self.attack_chunk(model, x, chunk, targeted, out, report)
-            },
-        )
+        driver::run(self, model, x, labels, observer)
+    }
+}
+
+impl ChunkAttack for DeepFoolAttack {
+    fn plan(&self) -> Result<ChunkPlan> {
+        let c = &self.config;
+        c.validate()?;
+        Ok(ChunkPlan::new(c.goal, c.seed, c.batch_size, c.workers))
     }
 
-    fn attack_chunk<M: Classifier>(
-        &self,
-        model: &M,
-        x_all: &Tensor<2>,
-        problems: &[Problem],
-        targeted: bool,
-        out: &mut AttackResult,
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<()> {
+    fn attack_chunk<M: Classifier>(&self, model: &M, chunk: &mut Chunk<'_>) -> Result<()> {
         let config = &self.config;
-        let device = x_all.device();
+        let active = chunk.active.clone();
         let bounds = model.bounds();
         let classes = model.num_classes();
-        let n = problems.len();
-        let batch = Batch::new(model, x_all, problems, targeted)?;
-        let active = batch.to_attack();
-        let mut finished = n - active.len();
-        progress(finished);
-        let mut evaluations = vec![1usize; n];
-        let mut attacked = vec![false; n];
-        let mut best = batch.x0.clone();
-        if !active.is_empty() {
-            let x0 = batch.x0.clone().select(0, host::indices(&active, &device));
-            let mut work = Working {
-                rows: active.clone(),
-                x: x0.clone(),
-                r: x0.zeros_like(),
-                x0,
-            };
-            for step in 0..=config.steps {
-                let m = work.rows.len();
-                let z = host::read(model.logits(work.x.clone()))?;
-                let mut going = Vec::new();
-                for (j, &i) in work.rows.iter().enumerate() {
-                    attacked[i] = true;
-                    evaluations[i] += 1;
-                    let top = argmax(&z[j * classes..(j + 1) * classes]);
-                    let reached = if targeted {
-                        top == batch.goal_class[i]
-                    } else {
-                        top != problems[i].label
-                    };
-                    if !reached && step < config.steps {
-                        going.push(j);
-                    }
-                }
-                if going.len() < m {
-                    best = retire(best, &work, &complement(&going, m));
-                    finished += m - going.len();
-                    progress(finished);
-                }
-                if going.is_empty() {
-                    break;
-                }
-                let z: Vec<f32> = going
-                    .iter()
-                    .flat_map(|&j| z[j * classes..(j + 1) * classes].iter().copied())
-                    .collect();
-                work = work.keep(&going);
-                let pairs = pairs(&work.rows, &batch, problems, &z, classes, targeted);
-                let stepped = self.step(model, &work, &pairs, &z, classes)?;
-                for &i in &work.rows {
-                    evaluations[i] += 1;
-                }
-                // Problems whose gradients all vanish cannot move: they stop where they are.
-                let moving: Vec<usize> =
-                    (0..work.rows.len()).filter(|&j| stepped.moved[j]).collect();
-                work.r = stepped.r;
-                work.x = (work.x0.clone() + work.r.clone() * (1.0 + config.overshoot))
-                    .clamp(bounds.lo, bounds.hi);
-                if moving.len() < work.rows.len() {
-                    let count = work.rows.len();
-                    best = retire(best, &work, &complement(&moving, count));
-                    finished += count - moving.len();
-                    progress(finished);
-                    if moving.is_empty() {
-                        break;
-                    }
-                    work = work.keep(&moving);
+        let targeted = chunk.batch.targeted;
+        let mut finished = chunk.problems.len() - active.len();
+        let x0 = chunk.clean(&active);
+        let mut work = Working {
+            rows: active.clone(),
+            x: x0.clone(),
+            r: x0.zeros_like(),
+            x0,
+        };
+        for step in 0..=config.steps {
+            let m = work.rows.len();
+            let z = host::read(model.logits(work.x.clone()))?;
+            let mut going = Vec::new();
+            for (j, &i) in work.rows.iter().enumerate() {
+                chunk.attacked[i] = true;
+                chunk.evaluations[i] += 1;
+                let top = argmax(&z[j * classes..(j + 1) * classes]);
+                let reached = if targeted {
+                    top == chunk.batch.goal_class[i]
+                } else {
+                    top != chunk.problems[i].label
+                };
+                if !reached && step < config.steps {
+                    going.push(j);
                 }
             }
+            if going.len() < m {
+                chunk.best = retire(chunk.best.clone(), &work, &complement(&going, m));
+                finished += m - going.len();
+                chunk.progress(finished);
+            }
+            if going.is_empty() {
+                break;
+            }
+            let z: Vec<f32> = going
+                .iter()
+                .flat_map(|&j| z[j * classes..(j + 1) * classes].iter().copied())
+                .collect();
+            work = work.keep(&going);
+            let pairs = pairs(
+                &work.rows,
+                &chunk.batch,
+                chunk.problems,
+                &z,
+                classes,
+                targeted,
+            );
+            let stepped = self.step(model, &work, &pairs, &z, classes)?;
+            for &i in &work.rows {
+                chunk.evaluations[i] += 1;
+            }
+            // Problems whose gradients all vanish cannot move: they stop where they are.
+            let moving: Vec<usize> = (0..work.rows.len()).filter(|&j| stepped.moved[j]).collect();
+            work.r = stepped.r;
+            work.x = (work.x0.clone() + work.r.clone() * (1.0 + config.overshoot))
+                .clamp(bounds.lo, bounds.hi);
+            if moving.len() < work.rows.len() {
+                let count = work.rows.len();
+                chunk.best = retire(chunk.best.clone(), &work, &complement(&moving, count));
+                finished += count - moving.len();
+                chunk.progress(finished);
+                if moving.is_empty() {
+                    break;
+                }
+                work = work.keep(&moving);
+            }
         }
-        batch.finish(
-            model,
-            problems,
-            best,
-            &attacked,
-            &vec![f32::NAN; n],
-            &evaluations,
-            out,
-        )
+        Ok(())
     }
+}
 
+impl DeepFoolAttack {
     /// One DeepFool step of every working row: the new total perturbations, and which rows had
     /// a usable pair.
     fn step<M: Classifier>(

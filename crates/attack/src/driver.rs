@@ -13,6 +13,7 @@ use crate::distortion;
 use crate::error::{AttackError, Result};
 use crate::goal::{Goal, Problem};
 use crate::host;
+use crate::loss::one_hot;
 use blindspot_models::{Bounds, Classifier, InputShape, input_len};
 
 /// The checked inputs of an attack.
@@ -62,7 +63,7 @@ pub(crate) fn chunk_size(batch_size: usize, total: usize, workers: usize) -> usi
     batch_size.min(total.div_ceil(workers)).max(1)
 }
 
-/// What [`run_per_chunk`] needs of an attack's settings.
+/// What [`run`] needs of an attack's settings.
 pub(crate) struct ChunkPlan {
     /// The goal (its problems come from [`prepare`]).
     pub goal: Goal,
@@ -86,24 +87,34 @@ impl ChunkPlan {
     }
 }
 
-/// The whole run of an attack that works chunk by chunk: checks the inputs, expands the goal
-/// into problems, cuts them into chunks for the workers, has `attack_chunk` fill each chunk's
-/// result (given the images, the chunk, whether the goal is targeted, the result to fill and
-/// the progress callback) and joins them in problem order, timed.
-pub(crate) fn run_per_chunk<M, F>(
+/// An attack the driver runs chunk by chunk: its checked settings say how the problems are
+/// cut, and it attacks one [`Chunk`] at a time. Everything else — the inputs' checks, the
+/// workers, the clean images' status, the final re-check — is [`run`]'s.
+pub(crate) trait ChunkAttack: Sync {
+    /// The settings, checked, as the driver needs them.
+    fn plan(&self) -> Result<ChunkPlan>;
+
+    /// Attacks the rows of `chunk` still to attack ([`Chunk::active`], never empty here),
+    /// leaving each row's point, evaluations and `c` in the chunk.
+    fn attack_chunk<M: Classifier>(&self, model: &M, chunk: &mut Chunk<'_>) -> Result<()>;
+}
+
+/// The whole run of a chunk attack: checks the inputs, expands the goal into problems, cuts
+/// them into chunks for the workers, has the attack work on each and re-checks its points,
+/// and joins the chunks' results in problem order, timed.
+pub(crate) fn run<A, M>(
+    attack: &A,
     model: &M,
     x: Tensor<2>,
     labels: &[usize],
     observer: &mut dyn AttackObserver,
-    plan: ChunkPlan,
-    attack_chunk: F,
 ) -> Result<AttackResult>
 where
-    M: Classifier,
-    F: Fn(&Tensor<2>, &[Problem], bool, &mut AttackResult, &mut dyn FnMut(usize)) -> Result<()>
-        + Sync,
+    A: ChunkAttack,
+    M: Classifier + Sync,
 {
     let start = std::time::Instant::now();
+    let plan = attack.plan()?;
     let Inputs { x, problems, shape } = prepare(model, x, labels, plan.goal, plan.seed)?;
     let targeted = plan.goal != Goal::Untargeted;
     let size = chunk_size(plan.batch_size, problems.len(), plan.workers);
@@ -113,14 +124,107 @@ where
         plan.workers,
         shape,
         observer,
-        |chunk, report| {
+        |problems, report| {
+            let mut chunk = Chunk::start(model, &x, problems, targeted, report)?;
+            if !chunk.active.is_empty() {
+                attack.attack_chunk(model, &mut chunk)?;
+            }
             let mut out = AttackResult::empty(shape);
-            attack_chunk(&x, chunk, targeted, &mut out, report)?;
+            chunk.finish(model, &mut out)?;
             Ok(out)
         },
     )?;
     result.seconds = start.elapsed().as_secs_f64();
     Ok(result)
+}
+
+/// One chunk of problems under attack: its [`Batch`], the rows still to attack, and what the
+/// attack has made of every row so far. Rows are the chunk's problems, in order.
+pub(crate) struct Chunk<'a> {
+    /// The problems.
+    pub problems: &'a [Problem],
+    /// Their clean images, goals and clean status.
+    pub batch: Batch,
+    /// The rows to attack: not at the goal and, untargeted, not misclassified.
+    pub active: Vec<usize>,
+    /// Every row's point `[n, D]`: the clean image until the attack puts another there.
+    pub best: Tensor<2>,
+    /// The row holds a point the attack made (its distortion is reported where it succeeds).
+    pub attacked: Vec<bool>,
+    /// Model evaluations per row (the clean classification counts one).
+    pub evaluations: Vec<usize>,
+    /// Every row's `c`, NaN for attacks without one.
+    pub c: Vec<f32>,
+    progress: &'a mut dyn FnMut(usize),
+}
+
+impl<'a> Chunk<'a> {
+    /// Classifies the clean images once and reports the rows that need no attack as done.
+    fn start<M: Classifier>(
+        model: &M,
+        x_all: &Tensor<2>,
+        problems: &'a [Problem],
+        targeted: bool,
+        progress: &'a mut dyn FnMut(usize),
+    ) -> Result<Self> {
+        let n = problems.len();
+        let batch = Batch::new(model, x_all, problems, targeted)?;
+        let active = batch.to_attack();
+        progress(n - active.len());
+        Ok(Self {
+            problems,
+            best: batch.x0.clone(),
+            batch,
+            active,
+            attacked: vec![false; n],
+            evaluations: vec![1; n],
+            c: vec![f32::NAN; n],
+            progress,
+        })
+    }
+
+    /// How many of the chunk's problems are finished, for the progress bar.
+    pub fn progress(&mut self, finished: usize) {
+        (self.progress)(finished);
+    }
+
+    /// The clean images of `rows`, `[rows, D]`.
+    pub fn clean(&self, rows: &[usize]) -> Tensor<2> {
+        let device = self.batch.x0.device();
+        self.batch
+            .x0
+            .clone()
+            .select(0, host::indices(rows, &device))
+    }
+
+    /// The goals of `rows` one-hot, `[rows, classes]`.
+    pub fn goals(&self, rows: &[usize], classes: usize) -> Tensor<2> {
+        let picked: Vec<usize> = rows.iter().map(|&i| self.batch.goal_class[i]).collect();
+        let device = self.batch.x0.device();
+        host::matrix(one_hot(&picked, classes), rows.len(), classes, &device)
+    }
+
+    /// Rows `rows` end at `points` (`[rows, D]`) after `evaluations` more evaluations each.
+    pub fn record(&mut self, rows: &[usize], points: Tensor<2>, evaluations: usize) {
+        self.best = replace_rows(self.best.clone(), rows, points);
+        for &i in rows {
+            self.attacked[i] = true;
+            self.evaluations[i] += evaluations;
+        }
+    }
+
+    /// Re-checks every row's point and appends the chunk's entries to `out`.
+    fn finish<M: Classifier>(self, model: &M, out: &mut AttackResult) -> Result<()> {
+        self.batch.finish(
+            model,
+            self.problems,
+            self.best,
+            &self.attacked,
+            &self.c,
+            &self.evaluations,
+            out,
+        )
+    }
 }
 
 /// Runs `work` on every chunk of `problems` (see [`in_parallel`]) and joins the outcomes in

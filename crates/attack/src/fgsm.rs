@@ -10,12 +10,10 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::attack::{AttackObserver, AttackResult};
-use crate::driver::{self, Batch, replace_rows};
+use crate::driver::{self, Chunk, ChunkAttack, ChunkPlan};
 use crate::eps;
 use crate::error::Result;
-use crate::goal::{Goal, Problem};
-use crate::host;
-use crate::loss::one_hot;
+use crate::goal::Goal;
 use blindspot_models::Classifier;
 
 /// Settings of [`FgsmAttack`].
@@ -81,64 +79,28 @@ impl FgsmAttack {
         labels: &[usize],
         observer: &mut dyn AttackObserver,
     ) -> Result<AttackResult> {
-        let config = &self.config;
-        config.validate()?;
-        let plan =
-            driver::ChunkPlan::new(config.goal, config.seed, config.batch_size, config.workers);
-        driver::run_per_chunk(
-            model,
-            x,
-            labels,
-            observer,
-            plan,
-            |x, chunk, targeted, out, report| {
-                self.attack_chunk(model, x, chunk, targeted, out, report)
-            },
-        )
+        driver::run(self, model, x, labels, observer)
+    }
+}
+
+impl ChunkAttack for FgsmAttack {
+    fn plan(&self) -> Result<ChunkPlan> {
+        let c = &self.config;
+        c.validate()?;
+        Ok(ChunkPlan::new(c.goal, c.seed, c.batch_size, c.workers))
     }
 
-    fn attack_chunk<M: Classifier>(
-        &self,
-        model: &M,
-        x_all: &Tensor<2>,
-        problems: &[Problem],
-        targeted: bool,
-        out: &mut AttackResult,
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<()> {
-        let device = x_all.device();
+    fn attack_chunk<M: Classifier>(&self, model: &M, chunk: &mut Chunk<'_>) -> Result<()> {
+        let active = chunk.active.clone();
         let bounds = model.bounds();
-        let classes = model.num_classes();
-        let n = problems.len();
-        let batch = Batch::new(model, x_all, problems, targeted)?;
-        let active = batch.to_attack();
-        progress(n - active.len());
-        let mut evaluations = vec![1usize; n];
-        let mut attacked = vec![false; n];
-        let mut best = batch.x0.clone();
-        if !active.is_empty() {
-            let idx = host::indices(&active, &device);
-            let xa0 = batch.x0.clone().select(0, idx);
-            let goal: Vec<usize> = active.iter().map(|&i| batch.goal_class[i]).collect();
-            let goal = host::matrix(one_hot(&goal, classes), active.len(), classes, &device);
-            // The descent loss is minus the cross-entropy when untargeted: stepping against
-            // its gradient's sign is `x + ε·sign(∇CE)`.
-            let g = eps::gradient(model, xa0.clone(), &goal, targeted)?;
-            let xs = (xa0 - g.sign() * self.config.epsilon).clamp(bounds.lo, bounds.hi);
-            best = replace_rows(best, &active, xs);
-            for &i in &active {
-                attacked[i] = true;
-                evaluations[i] += 1;
-            }
-        }
-        batch.finish(
-            model,
-            problems,
-            best,
-            &attacked,
-            &vec![f32::NAN; n],
-            &evaluations,
-            out,
-        )
+        let targeted = chunk.batch.targeted;
+        let xa0 = chunk.clean(&active);
+        let goal = chunk.goals(&active, model.num_classes());
+        // The descent loss is minus the cross-entropy when untargeted: stepping against
+        // its gradient's sign is `x + ε·sign(∇CE)`.
+        let g = eps::gradient(model, xa0.clone(), &goal, targeted)?;
+        let xs = (xa0 - g.sign() * self.config.epsilon).clamp(bounds.lo, bounds.hi);
+        chunk.record(&active, xs, 1);
+        Ok(())
     }
 }

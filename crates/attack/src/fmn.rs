@@ -33,12 +33,11 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::attack::{AttackObserver, AttackResult};
-use crate::driver::{self, Batch};
+use crate::driver::{self, Chunk, ChunkAttack, ChunkPlan};
 use crate::eps::{self, Norm};
 use crate::error::{AttackError, Result};
-use crate::goal::{Goal, Problem};
-use crate::host;
-use crate::loss::{MIN_LEAD, lead, one_hot};
+use crate::goal::Goal;
+use crate::loss::{MIN_LEAD, lead};
 use crate::rows;
 use blindspot_models::Classifier;
 
@@ -180,129 +179,93 @@ impl FmnAttack {
         labels: &[usize],
         observer: &mut dyn AttackObserver,
     ) -> Result<AttackResult> {
-        let config = &self.config;
-        config.validate()?;
-        let plan =
-            driver::ChunkPlan::new(config.goal, config.seed, config.batch_size, config.workers);
-        driver::run_per_chunk(
-            model,
-            x,
-            labels,
-            observer,
-            plan,
-            |x, chunk, targeted, out, report| {
-                self.attack_chunk(model, x, chunk, targeted, out, report)
-            },
-        )
+        driver::run(self, model, x, labels, observer)
+    }
+}
+
+impl ChunkAttack for FmnAttack {
+    fn plan(&self) -> Result<ChunkPlan> {
+        let c = &self.config;
+        c.validate()?;
+        Ok(ChunkPlan::new(c.goal, c.seed, c.batch_size, c.workers))
     }
 
-    fn attack_chunk<M: Classifier>(
-        &self,
-        model: &M,
-        x_all: &Tensor<2>,
-        problems: &[Problem],
-        targeted: bool,
-        out: &mut AttackResult,
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<()> {
+    fn attack_chunk<M: Classifier>(&self, model: &M, chunk: &mut Chunk<'_>) -> Result<()> {
         let config = &self.config;
         let norm = config.norm;
-        let device = x_all.device();
+        let active = chunk.active.clone();
         let bounds = model.bounds();
-        let classes = model.num_classes();
-        let n = problems.len();
-        let batch = Batch::new(model, x_all, problems, targeted)?;
-        let active = batch.to_attack();
-        progress(n - active.len());
-        let mut evaluations = vec![1usize; n];
-        let mut attacked = vec![false; n];
-        let mut best = batch.x0.clone();
-        if !active.is_empty() {
-            let m = active.len();
-            let dim = out.dim;
-            let idx = host::indices(&active, &device);
-            let x0 = batch.x0.clone().select(0, idx);
-            let picked: Vec<usize> = active.iter().map(|&i| batch.goal_class[i]).collect();
-            let goal = host::matrix(one_hot(&picked, classes), m, classes, &device);
-            // The norm of the farthest point of the box, per row.
-            let worst = row_norm(
-                (x0.clone().sub_scalar(bounds.lo)).max_pair(x0.clone().neg().add_scalar(bounds.hi)),
-                norm,
+        let targeted = chunk.batch.targeted;
+        let m = active.len();
+        let dim = chunk.batch.x0.dims()[1];
+        let x0 = chunk.clean(&active);
+        let goal = chunk.goals(&active, model.num_classes());
+        // The norm of the farthest point of the box, per row.
+        let worst = row_norm(
+            (x0.clone().sub_scalar(bounds.lo)).max_pair(x0.clone().neg().add_scalar(bounds.hi)),
+            norm,
+        );
+        let mut delta = x0.zeros_like();
+        let mut epsilon = worst.zeros_like();
+        let mut kept = x0.clone();
+        let mut kept_norm = worst.zeros_like().add_scalar(f32::INFINITY);
+        let mut found = worst.zeros_like().lower_elem(0.0);
+        for i in 0..config.steps {
+            let (alpha, gamma) = config.schedule(i);
+            let xs = x0.clone() + delta.clone();
+            let xa = xs.clone().autodiff().require_grad();
+            let z = model.logits(xa.clone());
+            let lead = lead(z.clone(), goal.clone(), targeted);
+            // The loss descended raises the lead.
+            let grads = lead.clone().neg().sum().backward();
+            let g = xa.grad(&grads).ok_or(AttackError::NoGradient)?;
+            let lead = lead.inner();
+            // Adversarial: past the boundary by a margin no rounding undoes, for the
+            // schedule of ε as for the points kept.
+            let reached = lead.clone().greater_elem(MIN_LEAD);
+            let length = row_norm(delta.clone(), norm);
+            let better = reached
+                .clone()
+                .bool_and(length.clone().lower(kept_norm.clone()));
+            kept_norm = kept_norm.mask_where(better.clone(), length.clone());
+            kept = kept.mask_where(better.expand([m, dim]), xs);
+            // The distance to the linearized boundary (infinite where ∇m vanishes).
+            let distance = lead.abs() / dual_norm(g.clone(), norm).clamp_min(f32::MIN_POSITIVE);
+            // Before the first adversarial point ε never shrinks: where the box clips the
+            // step, the linearized distance from the clipped point can fall short again
+            // and again (it left 12% of a smoke-trained softmax1's images unbroken).
+            let grow = epsilon.clone().mul_scalar(1.0 + gamma).mask_where(
+                found.clone().bool_not(),
+                (length.clone() + distance)
+                    .max_pair(epsilon.clone())
+                    .mul_scalar(1.0 + gamma),
             );
-            let mut delta = x0.zeros_like();
-            let mut epsilon = worst.zeros_like();
-            let mut kept = x0.clone();
-            let mut kept_norm = worst.zeros_like().add_scalar(f32::INFINITY);
-            let mut found = worst.zeros_like().lower_elem(0.0);
-            for i in 0..config.steps {
-                let (alpha, gamma) = config.schedule(i);
-                let xs = x0.clone() + delta.clone();
-                let xa = xs.clone().autodiff().require_grad();
-                let z = model.logits(xa.clone());
-                let lead = lead(z.clone(), goal.clone(), targeted);
-                // The loss descended raises the lead.
-                let grads = lead.clone().neg().sum().backward();
-                let g = xa.grad(&grads).ok_or(AttackError::NoGradient)?;
-                let lead = lead.inner();
-                // Adversarial: past the boundary by a margin no rounding undoes, for the
-                // schedule of ε as for the points kept.
-                let reached = lead.clone().greater_elem(MIN_LEAD);
-                let length = row_norm(delta.clone(), norm);
-                let better = reached
+            let shrink = epsilon.clone().min_pair(length).mul_scalar(1.0 - gamma);
+            epsilon = grow
+                .mask_where(reached.clone(), shrink)
+                .min_pair(worst.clone());
+            found = found.bool_or(reached);
+            // The step is the L2-normalized gradient for every norm, as in the paper's
+            // algorithm (and Foolbox 3); the projection below makes it an L∞ step.
+            delta = delta - eps::direction(g, Norm::L2) * alpha;
+            delta = match norm {
+                Norm::L2 => {
+                    let length = row_norm(delta.clone(), norm).clamp_min(f32::MIN_POSITIVE);
+                    delta * (epsilon.clone() / length).clamp_max(1.0)
+                }
+                Norm::Linf => delta
                     .clone()
-                    .bool_and(length.clone().lower(kept_norm.clone()));
-                kept_norm = kept_norm.mask_where(better.clone(), length.clone());
-                kept = kept.mask_where(better.expand([m, dim]), xs);
-                // The distance to the linearized boundary (infinite where ∇m vanishes).
-                let distance = lead.abs() / dual_norm(g.clone(), norm).clamp_min(f32::MIN_POSITIVE);
-                // Before the first adversarial point ε never shrinks: where the box clips the
-                // step, the linearized distance from the clipped point can fall short again
-                // and again (it left 12% of a smoke-trained softmax1's images unbroken).
-                let grow = epsilon.clone().mul_scalar(1.0 + gamma).mask_where(
-                    found.clone().bool_not(),
-                    (length.clone() + distance)
-                        .max_pair(epsilon.clone())
-                        .mul_scalar(1.0 + gamma),
-                );
-                let shrink = epsilon.clone().min_pair(length).mul_scalar(1.0 - gamma);
-                epsilon = grow
-                    .mask_where(reached.clone(), shrink)
-                    .min_pair(worst.clone());
-                found = found.bool_or(reached);
-                // The step is the L2-normalized gradient for every norm, as in the paper's
-                // algorithm (and Foolbox 3); the projection below makes it an L∞ step.
-                delta = delta - eps::direction(g, Norm::L2) * alpha;
-                delta = match norm {
-                    Norm::L2 => {
-                        let length = row_norm(delta.clone(), norm).clamp_min(f32::MIN_POSITIVE);
-                        delta * (epsilon.clone() / length).clamp_max(1.0)
-                    }
-                    Norm::Linf => delta
-                        .clone()
-                        .max_pair(epsilon.clone().neg().expand([m, dim]))
-                        .min_pair(epsilon.clone().expand([m, dim])),
-                };
-                delta = (x0.clone() + delta).clamp(bounds.lo, bounds.hi) - x0.clone();
-            }
-            // Problems that never reached the goal keep their last point.
-            let found = kept_norm.is_finite();
-            let last = x0 + delta;
-            let chosen = last.mask_where(found.expand([m, dim]), kept);
-            best = driver::replace_rows(best, &active, chosen);
-            for &i in &active {
-                attacked[i] = true;
-                evaluations[i] += config.steps;
-            }
+                    .max_pair(epsilon.clone().neg().expand([m, dim]))
+                    .min_pair(epsilon.clone().expand([m, dim])),
+            };
+            delta = (x0.clone() + delta).clamp(bounds.lo, bounds.hi) - x0.clone();
         }
-        batch.finish(
-            model,
-            problems,
-            best,
-            &attacked,
-            &vec![f32::NAN; n],
-            &evaluations,
-            out,
-        )
+        // Problems that never reached the goal keep their last point.
+        let found = kept_norm.is_finite();
+        let last = x0 + delta;
+        let chosen = last.mask_where(found.expand([m, dim]), kept);
+        chunk.record(&active, chosen, config.steps);
+        Ok(())
     }
 }
 

@@ -13,12 +13,11 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::attack::{AttackObserver, AttackResult};
-use crate::driver::{self, Batch, replace_rows};
+use crate::driver::{self, Chunk, ChunkAttack, ChunkPlan};
 use crate::eps::{self, Norm};
 use crate::error::{AttackError, Result};
 use crate::goal::{Goal, Problem};
 use crate::host;
-use crate::loss::one_hot;
 use blindspot_models::Classifier;
 
 /// Settings of [`PgdAttack`].
@@ -115,47 +114,28 @@ impl PgdAttack {
         labels: &[usize],
         observer: &mut dyn AttackObserver,
     ) -> Result<AttackResult> {
-        let config = &self.config;
-        config.validate()?;
-        let plan =
-            driver::ChunkPlan::new(config.goal, config.seed, config.batch_size, config.workers);
-        driver::run_per_chunk(
-            model,
-            x,
-            labels,
-            observer,
-            plan,
-            |x, chunk, targeted, out, report| {
-                self.attack_chunk(model, x, chunk, targeted, out, report)
-            },
-        )
+        driver::run(self, model, x, labels, observer)
+    }
+}
+
+impl ChunkAttack for PgdAttack {
+    fn plan(&self) -> Result<ChunkPlan> {
+        let c = &self.config;
+        c.validate()?;
+        Ok(ChunkPlan::new(c.goal, c.seed, c.batch_size, c.workers))
     }
 
-    fn attack_chunk<M: Classifier>(
-        &self,
-        model: &M,
-        x_all: &Tensor<2>,
-        problems: &[Problem],
-        targeted: bool,
-        out: &mut AttackResult,
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<()> {
+    fn attack_chunk<M: Classifier>(&self, model: &M, chunk: &mut Chunk<'_>) -> Result<()> {
         let config = &self.config;
-        let device = x_all.device();
+        let device = chunk.batch.x0.device();
         let bounds = model.bounds();
-        let classes = model.num_classes();
-        let n = problems.len();
-        let dim = out.dim;
-        let batch = Batch::new(model, x_all, problems, targeted)?;
-        let onehot = host::matrix(one_hot(&batch.goal_class, classes), n, classes, &device);
-        let active = batch.to_attack();
+        let targeted = chunk.batch.targeted;
+        let n = chunk.problems.len();
+        let dim = chunk.batch.x0.dims()[1];
+        let active = chunk.active.clone();
         let mut finished = n - active.len();
-        progress(finished);
-        let mut evaluations = vec![1usize; n];
-        let mut attacked = vec![false; n];
         let mut won = vec![false; n];
         let mut best_loss = vec![f32::INFINITY; n];
-        let mut best = batch.x0.clone();
         for restart in 0..config.restarts {
             let rows: Vec<usize> = active.iter().copied().filter(|&i| !won[i]).collect();
             if rows.is_empty() {
@@ -163,10 +143,10 @@ impl PgdAttack {
             }
             let m = rows.len();
             let idx = host::indices(&rows, &device);
-            let xa0 = batch.x0.clone().select(0, idx.clone());
-            let goal = onehot.clone().select(0, idx.clone());
+            let xa0 = chunk.clean(&rows);
+            let goal = chunk.goals(&rows, model.num_classes());
             let mut x = if config.random_start {
-                let picked: Vec<Problem> = rows.iter().map(|&i| problems[i]).collect();
+                let picked: Vec<Problem> = rows.iter().map(|&i| chunk.problems[i]).collect();
                 let offsets = eps::random_offsets(
                     &picked,
                     config.seed,
@@ -186,15 +166,18 @@ impl PgdAttack {
                 x = eps::project(moved, &xa0, config.epsilon, config.norm, bounds);
             }
             let z = model.logits(x.clone());
-            let same = z.clone().argmax(1).equal(batch.goal.clone().select(0, idx));
+            let same = z
+                .clone()
+                .argmax(1)
+                .equal(chunk.batch.goal.clone().select(0, idx));
             let ok = if targeted { same } else { same.bool_not() };
             let loss = eps::descent_loss(z, goal, targeted);
             let status = host::read(Tensor::cat(vec![ok.float(), loss], 1))?;
             let mut taken = Vec::new();
             for (j, &i) in rows.iter().enumerate() {
                 let (ok, loss) = (status[2 * j] > 0.5, status[2 * j + 1]);
-                attacked[i] = true;
-                evaluations[i] += config.steps + 1;
+                chunk.attacked[i] = true;
+                chunk.evaluations[i] += config.steps + 1;
                 if ok {
                     won[i] = true;
                     finished += 1;
@@ -207,18 +190,10 @@ impl PgdAttack {
             if !taken.is_empty() {
                 let kept: Vec<usize> = taken.iter().map(|&j| rows[j]).collect();
                 let values = x.select(0, host::indices(&taken, &device));
-                best = replace_rows(best, &kept, values);
+                chunk.record(&kept, values, 0);
             }
-            progress(finished);
+            chunk.progress(finished);
         }
-        batch.finish(
-            model,
-            problems,
-            best,
-            &attacked,
-            &vec![f32::NAN; n],
-            &evaluations,
-            out,
-        )
+        Ok(())
     }
 }
