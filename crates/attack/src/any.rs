@@ -119,10 +119,7 @@ impl AnyAttack {
     /// A short human-readable label: `L-BFGS`, `FGSM ε=0.1`, `PGD L2 ε=1.5`, `DeepFool L∞`,
     /// `DDN`, `FMN L2`, `C&W L2`.
     pub fn label(&self) -> String {
-        let norm = |n: Norm| match n {
-            Norm::L2 => "L2",
-            Norm::Linf => "L∞",
-        };
+        let norm = Norm::symbol;
         match self {
             AnyAttack::Lbfgs(_) => "L-BFGS".into(),
             AnyAttack::Fgsm(c) => format!("FGSM ε={}", c.epsilon),

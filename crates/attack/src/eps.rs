@@ -24,6 +24,14 @@ pub enum Norm {
 }
 
 impl Norm {
+    /// How tables and labels write it: `L2`, `L∞`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Norm::L2 => "L2",
+            Norm::Linf => "L∞",
+        }
+    }
+
     /// The norm of a vector.
     pub fn of(self, r: &[f32]) -> f32 {
         match self {

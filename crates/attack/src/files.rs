@@ -74,13 +74,13 @@ pub struct AttackSummary {
     #[serde(default)]
     pub already_at_goal: Option<usize>,
     /// Mean RMS distortion over the problems a perturbation made successful.
-    #[serde(with = "nan_as_null")]
+    #[serde(with = "blindspot_data::nan_as_null")]
     pub mean_distortion: f64,
     /// Median RMS distortion over the problems a perturbation made successful.
-    #[serde(with = "nan_as_null")]
+    #[serde(with = "blindspot_data::nan_as_null")]
     pub median_distortion: f64,
     /// Mean L2 norm over the problems a perturbation made successful.
-    #[serde(with = "nan_as_null")]
+    #[serde(with = "blindspot_data::nan_as_null")]
     pub mean_l2: f64,
     /// For `all`: the mean over images of the smallest distortion over the wrong classes that a
     /// perturbation reached.
@@ -91,25 +91,6 @@ pub struct AttackSummary {
     pub seconds: f64,
     /// Images per second.
     pub images_per_second: f64,
-}
-
-/// NaN (a mean over no successful problem) as JSON `null` and back: `serde_json` writes NaN as
-/// `null` but cannot read `null` into an `f64`, so a summary of an attack without successes
-/// could never be read again (and would be redone forever).
-mod nan_as_null {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
-        if value.is_nan() {
-            serializer.serialize_none()
-        } else {
-            serializer.serialize_f64(*value)
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
-        Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
-    }
 }
 
 fn first_version() -> u32 {

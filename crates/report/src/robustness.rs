@@ -15,7 +15,7 @@ pub struct RobustnessRow {
     pub accuracy: Vec<f64>,
     /// Minimum-norm attacks: the median distance found over the images it broke (NaN if
     /// none, or for other kinds).
-    #[serde(with = "crate::nan_as_null")]
+    #[serde(with = "blindspot_data::nan_as_null")]
     pub median_distance: f64,
     /// Seconds the attack took (all its runs; 0 when reused).
     pub seconds: f64,
@@ -50,15 +50,16 @@ pub struct Curve {
     pub markers: bool,
 }
 
-fn norm_name(norm: &str) -> &str {
-    match norm {
-        "linf" => "L∞",
-        "l2" => "L2",
-        other => other,
-    }
-}
-
 impl RobustnessTable {
+    /// The norm as tables and figures write it: `L2`, `L∞`.
+    pub fn norm_symbol(&self) -> &str {
+        match self.norm.as_str() {
+            "linf" => "L∞",
+            "l2" => "L2",
+            other => other,
+        }
+    }
+
     /// The table as CSV: `attack,kind,median_distance,seconds,acc@ε…`.
     pub fn to_csv(&self) -> String {
         let mut out = String::from("attack,kind,median_distance,seconds");
@@ -92,7 +93,7 @@ impl RobustnessTable {
         let mut out = format!(
             "### {} under {} attacks ({} test images)\n\n| attack | median distance |",
             self.model,
-            norm_name(&self.norm),
+            self.norm_symbol(),
             self.images
         );
         for e in &self.epsilons {
@@ -126,7 +127,7 @@ impl RobustnessTable {
             out += &format!(
                 "\n![robust accuracy of {} against {} ε]({figure})\n",
                 self.model,
-                norm_name(&self.norm)
+                self.norm_symbol()
             );
         }
         out

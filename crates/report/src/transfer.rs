@@ -447,14 +447,14 @@ pub struct AttackTransferCell {
     /// Successful examples (those the source model misclassifies; clean errors left out).
     pub examples: usize,
     /// Their mean RMS distortion as the attack made them (NaN without examples).
-    #[serde(with = "crate::nan_as_null")]
+    #[serde(with = "blindspot_data::nan_as_null")]
     pub distortion: f64,
     /// Mean error of the other models on them as made.
-    #[serde(with = "crate::nan_as_null")]
+    #[serde(with = "blindspot_data::nan_as_null")]
     pub transfer: f64,
     /// Mean error of the other models on them moved along their perturbation to the row's
     /// matched RMS (see [`AttackTransferRow::matched_rms`]).
-    #[serde(with = "crate::nan_as_null")]
+    #[serde(with = "blindspot_data::nan_as_null")]
     pub matched_transfer: f64,
 }
 
@@ -465,7 +465,7 @@ pub struct AttackTransferRow {
     pub source: String,
     /// The RMS every example is moved to for the matched columns: the mean distortion of the
     /// source's L-BFGS examples (the smallest the attacks found).
-    #[serde(with = "crate::nan_as_null")]
+    #[serde(with = "blindspot_data::nan_as_null")]
     pub matched_rms: f64,
     /// One cell per attack, in the order of the table's attacks.
     pub cells: Vec<AttackTransferCell>,

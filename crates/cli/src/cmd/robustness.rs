@@ -410,16 +410,9 @@ fn fine_grid(epsilons: &[f64]) -> Vec<f64> {
 /// The row label: the attack's, without ε for an attack run at every ε.
 fn row_label(attack: &AnyAttack) -> String {
     match attack {
-        AnyAttack::Pgd(c) => format!("PGD {}", norm_label(c.norm)),
+        AnyAttack::Pgd(c) => format!("PGD {}", c.norm.symbol()),
         AnyAttack::Fgsm(_) => "FGSM".into(),
         other => other.label(),
-    }
-}
-
-fn norm_label(norm: Norm) -> &'static str {
-    match norm {
-        Norm::L2 => "L2",
-        Norm::Linf => "L∞",
     }
 }
 
@@ -455,10 +448,7 @@ fn write_table(common: &CommonArgs, table: &RobustnessTable) -> anyhow::Result<V
             },
         })
         .collect();
-    let norm = match table.norm.as_str() {
-        "linf" => "L∞",
-        _ => "L2",
-    };
+    let norm = table.norm_symbol();
     let raster = line_chart(
         &format!(
             "Robust accuracy of {} ({} test images)",
