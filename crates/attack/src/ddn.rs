@@ -26,7 +26,6 @@ use crate::eps::{self, Norm};
 use crate::error::{AttackError, Result};
 use crate::goal::Goal;
 use crate::loss::{MIN_LEAD, lead};
-use crate::rows;
 use blindspot_models::Classifier;
 
 /// The last step size of the cosine schedule (the reference implementation's).
@@ -155,13 +154,7 @@ impl ChunkAttack for DdnAttack {
         let dim = chunk.batch.x0.dims()[1];
         let x0 = chunk.clean(&active);
         let goal = chunk.goals(&active, model.num_classes());
-        // The norm of the farthest point of the box, per row.
-        let worst = rows::sum(
-            (x0.clone().sub_scalar(bounds.lo))
-                .max_pair(x0.clone().neg().add_scalar(bounds.hi))
-                .square(),
-        )
-        .sqrt();
+        let worst = eps::farthest_in_box(&x0, bounds, Norm::L2);
         let mut delta = x0.zeros_like();
         let mut norm = worst.zeros_like().add_scalar(config.init_norm);
         let mut kept = x0.clone();
@@ -176,7 +169,7 @@ impl ChunkAttack for DdnAttack {
             // Reached: past the boundary by a margin no rounding undoes, for the norm's
             // schedule as for the points kept.
             let reached = lead(z.inner(), goal.clone(), targeted).greater_elem(MIN_LEAD);
-            let length = rows::sum(delta.clone().square()).sqrt();
+            let length = eps::row_norm(delta.clone(), Norm::L2);
             let better = reached
                 .clone()
                 .bool_and(length.clone().lower(kept_norm.clone()));
@@ -187,9 +180,7 @@ impl ChunkAttack for DdnAttack {
             let sign = reached.float().mul_scalar(2.0).sub_scalar(1.0);
             norm =
                 (norm * (sign.mul_scalar(-config.gamma).add_scalar(1.0))).min_pair(worst.clone());
-            let length = rows::sum(delta.clone().square())
-                .sqrt()
-                .clamp_min(f32::MIN_POSITIVE);
+            let length = eps::row_norm(delta.clone(), Norm::L2).clamp_min(f32::MIN_POSITIVE);
             delta = delta * (norm.clone() / length);
             delta = (x0.clone() + delta).clamp(bounds.lo, bounds.hi) - x0.clone();
         }

@@ -89,15 +89,31 @@ pub(crate) fn gradient<M: Classifier>(
     xa.grad(&grads).ok_or(AttackError::NoGradient)
 }
 
+/// The norm `‖r‖` of each row, `[n, D] → [n, 1]`.
+pub(crate) fn row_norm(r: Tensor<2>, norm: Norm) -> Tensor<2> {
+    match norm {
+        Norm::L2 => rows::sum(r.square()).sqrt(),
+        Norm::Linf => rows::max(r.abs()),
+    }
+}
+
+/// Per row, the norm of the farthest point of the box from `x0`: no perturbation that stays
+/// in the box is longer.
+pub(crate) fn farthest_in_box(x0: &Tensor<2>, bounds: Bounds, norm: Norm) -> Tensor<2> {
+    let reach = x0
+        .clone()
+        .sub_scalar(bounds.lo)
+        .max_pair(x0.clone().neg().add_scalar(bounds.hi));
+    row_norm(reach, norm)
+}
+
 /// The steepest-descent direction of a unit step for the norm: `sign(g)` (L∞) or `g / ‖g‖₂`
 /// per row (L2; zero where `g` is).
 pub(crate) fn direction(g: Tensor<2>, norm: Norm) -> Tensor<2> {
     match norm {
         Norm::Linf => g.sign(),
         Norm::L2 => {
-            let len = rows::sum(g.clone().square())
-                .sqrt()
-                .clamp_min(f32::MIN_POSITIVE);
+            let len = row_norm(g.clone(), Norm::L2).clamp_min(f32::MIN_POSITIVE);
             g / len
         }
     }
@@ -120,7 +136,7 @@ pub(crate) fn project(
             .min_pair(x0.clone().add_scalar(epsilon)),
         Norm::L2 => {
             let r = x - x0.clone();
-            let len = rows::sum(r.clone().square()).sqrt();
+            let len = row_norm(r.clone(), Norm::L2);
             let scale = (len.clamp_min(f32::MIN_POSITIVE).recip() * epsilon).clamp_max(1.0);
             x0.clone() + r * scale
         }

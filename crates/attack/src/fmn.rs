@@ -148,14 +148,6 @@ pub struct FmnAttack {
     pub config: FmnConfig,
 }
 
-/// The norm `‖r‖` of each row `[n, 1]`.
-fn row_norm(r: Tensor<2>, norm: Norm) -> Tensor<2> {
-    match norm {
-        Norm::L2 => rows::sum(r.square()).sqrt(),
-        Norm::Linf => rows::max(r.abs()),
-    }
-}
-
 /// The dual norm `‖g‖_*` of each row `[n, 1]`.
 fn dual_norm(g: Tensor<2>, norm: Norm) -> Tensor<2> {
     match norm {
@@ -200,11 +192,7 @@ impl ChunkAttack for FmnAttack {
         let dim = chunk.batch.x0.dims()[1];
         let x0 = chunk.clean(&active);
         let goal = chunk.goals(&active, model.num_classes());
-        // The norm of the farthest point of the box, per row.
-        let worst = row_norm(
-            (x0.clone().sub_scalar(bounds.lo)).max_pair(x0.clone().neg().add_scalar(bounds.hi)),
-            norm,
-        );
+        let worst = eps::farthest_in_box(&x0, bounds, norm);
         let mut delta = x0.zeros_like();
         let mut epsilon = worst.zeros_like();
         let mut kept = x0.clone();
@@ -223,7 +211,7 @@ impl ChunkAttack for FmnAttack {
             // Adversarial: past the boundary by a margin no rounding undoes, for the
             // schedule of ε as for the points kept.
             let reached = lead.clone().greater_elem(MIN_LEAD);
-            let length = row_norm(delta.clone(), norm);
+            let length = eps::row_norm(delta.clone(), norm);
             let better = reached
                 .clone()
                 .bool_and(length.clone().lower(kept_norm.clone()));
@@ -250,7 +238,7 @@ impl ChunkAttack for FmnAttack {
             delta = delta - eps::direction(g, Norm::L2) * alpha;
             delta = match norm {
                 Norm::L2 => {
-                    let length = row_norm(delta.clone(), norm).clamp_min(f32::MIN_POSITIVE);
+                    let length = eps::row_norm(delta.clone(), norm).clamp_min(f32::MIN_POSITIVE);
                     delta * (epsilon.clone() / length).clamp_max(1.0)
                 }
                 Norm::Linf => delta
